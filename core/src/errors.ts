@@ -1,0 +1,94 @@
+/**
+ * The one registry of Vigil's errors.
+ *
+ * Relied on by: every HTTP route (the JSON body `{"error": {"code", "message"}}` of
+ * CONTRACT §2 and §4 is built only from here), the CLI (stderr lines), and
+ * `docs/errors.md`, which `errors.test.ts` keeps in step with this table.
+ * The `code` strings are public: never rename one, add a new one instead.
+ */
+
+export const ERRORS = {
+  // ingest (CONTRACT §2)
+  VIGIL_ERR_INGEST_UNAUTHORIZED: { status: 401, code: 'unauthorized', message: 'Missing or unknown Vigil-Source' },
+  VIGIL_ERR_INGEST_BAD_SIGNATURE: { status: 401, code: 'bad_signature', message: 'Vigil-Signature does not match the body' },
+  VIGIL_ERR_INGEST_STALE_TIMESTAMP: { status: 401, code: 'stale_timestamp', message: 'Vigil-Timestamp is missing or outside the allowed window' },
+  VIGIL_ERR_INGEST_REPLAYED: { status: 409, code: 'replayed', message: 'This signature was already used' },
+  VIGIL_ERR_INGEST_PAYLOAD_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'Request body exceeds the size or event-count limit' },
+  VIGIL_ERR_INGEST_UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Use application/x-ndjson or application/json, optionally gzip-encoded' },
+  VIGIL_ERR_INGEST_MALFORMED_BODY: { status: 400, code: 'malformed_body', message: 'The body could not be read as events' },
+  VIGIL_ERR_INGEST_RATE_LIMITED: { status: 429, code: 'rate_limited', message: 'Too many events from this source; retry later' },
+  VIGIL_ERR_INGEST_UNAVAILABLE: { status: 503, code: 'unavailable', message: 'Storage is unavailable and the spool is full; retry later' },
+
+  // operator API (CONTRACT §4)
+  VIGIL_ERR_AUTH_REQUIRED: { status: 401, code: 'unauthorized', message: 'A valid bearer token is required' },
+  VIGIL_ERR_AUTH_FORBIDDEN: { status: 403, code: 'forbidden', message: 'Your role does not allow this' },
+  VIGIL_ERR_API_BAD_REQUEST: { status: 400, code: 'bad_request', message: 'The request is not valid' },
+  VIGIL_ERR_API_BAD_CURSOR: { status: 400, code: 'bad_cursor', message: 'The cursor is not one this server issued' },
+  VIGIL_ERR_API_NOT_FOUND: { status: 404, code: 'not_found', message: 'No such resource' },
+  VIGIL_ERR_API_METHOD_NOT_ALLOWED: { status: 405, code: 'method_not_allowed', message: 'Method not allowed on this route' },
+  VIGIL_ERR_API_RATE_LIMITED: { status: 429, code: 'rate_limited', message: 'Too many requests; retry later' },
+  VIGIL_ERR_API_UNAVAILABLE: { status: 503, code: 'unavailable', message: 'A backing service is unavailable; retry later' },
+  VIGIL_ERR_INTERNAL: { status: 500, code: 'internal_error', message: 'Internal error' },
+
+  // configuration and CLI
+  VIGIL_ERR_CONFIG_INVALID: { status: 500, code: 'config_invalid', message: 'Invalid configuration' },
+  VIGIL_ERR_CLI_USAGE: { status: 400, code: 'usage', message: 'Invalid command usage' },
+  VIGIL_ERR_SOURCE_EXISTS: { status: 409, code: 'source_exists', message: 'A source with this id already exists' },
+  VIGIL_ERR_SOURCE_NOT_FOUND: { status: 404, code: 'source_not_found', message: 'No such source' },
+  VIGIL_ERR_SOURCE_BAD_ID: { status: 400, code: 'bad_source_id', message: 'A source id is 1-64 characters of a-z, A-Z, 0-9, ".", "_" or "-"' },
+  VIGIL_ERR_TOKEN_BAD_ROLE: { status: 400, code: 'bad_role', message: 'Unknown role' },
+  VIGIL_ERR_TOKEN_BAD_TTL: { status: 400, code: 'bad_ttl', message: 'A TTL is a number followed by s, m, h or d (e.g. 1h)' },
+
+  // infrastructure
+  VIGIL_ERR_STORE_UNAVAILABLE: { status: 503, code: 'store_unavailable', message: 'ClickHouse is unavailable' },
+  VIGIL_ERR_STORE_MIGRATION: { status: 500, code: 'migration_failed', message: 'A storage migration failed' },
+  VIGIL_ERR_REDIS_UNAVAILABLE: { status: 503, code: 'redis_unavailable', message: 'Redis is unavailable' },
+  VIGIL_ERR_REDIS_BINARY_MISSING: {
+    status: 500,
+    code: 'redis_missing',
+    message: 'redis-server was not found: install Debian package "redis-server" (apt-get install redis-server) or set REDIS_URL',
+  },
+  VIGIL_ERR_CRYPTO_MASTER_KEY: { status: 500, code: 'master_key_invalid', message: 'The master key is missing or malformed' },
+  VIGIL_ERR_CRYPTO_DECRYPT: { status: 500, code: 'decrypt_failed', message: 'A stored secret could not be decrypted with the master key' },
+} as const satisfies Record<string, { status: number; code: string; message: string }>
+
+export type ErrorName = keyof typeof ERRORS
+
+/** The JSON body every Vigil HTTP error answers with. */
+export interface ErrorBody {
+  error: { code: string; message: string }
+}
+
+/**
+ * An error Vigil means to show. `message` may add detail to the registry's text but is
+ * built by the caller from values it knows to be safe (never a secret or raw body).
+ */
+export class VigilError extends Error {
+  override readonly name = 'VigilError'
+  readonly errName: ErrorName
+  readonly code: string
+  readonly statusCode: number
+  /** Extra response headers, e.g. Retry-After. */
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor(errName: ErrorName, detail?: string, opts: { headers?: Record<string, string>; cause?: unknown } = {}) {
+    const def = ERRORS[errName]
+    super(detail ? `${def.message}: ${detail}` : def.message, opts.cause === undefined ? undefined : { cause: opts.cause })
+    this.errName = errName
+    this.code = def.code
+    this.statusCode = def.status
+    this.headers = Object.freeze({ ...(opts.headers ?? {}) })
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message } }
+  }
+}
+
+export function vigilError(errName: ErrorName, detail?: string, opts?: { headers?: Record<string, string>; cause?: unknown }): VigilError {
+  return new VigilError(errName, detail, opts)
+}
+
+export function isVigilError(err: unknown): err is VigilError {
+  return err instanceof VigilError
+}

@@ -1,0 +1,24 @@
+// Public surface of @vigil/core. Names are listed one by one on purpose: what is not here
+// is internal to core.
+export { ERRORS, VigilError, vigilError, isVigilError } from './errors.js'
+export type { ErrorName, ErrorBody } from './errors.js'
+export { loadConfig, CONFIG_SETTINGS } from './config.js'
+export type { VigilConfig, IngestConfig, LoadConfigOptions } from './config.js'
+export {
+  AuditEventSchema,
+  EnrichmentSchema,
+  HttpSchema,
+  TlsSchema,
+  OrderSchema,
+  EVENT_COLUMNS,
+  CLICKHOUSE_KEYWORD,
+  OUTCOMES,
+  ACTIONS,
+  REASONS,
+  TS_PATTERN,
+} from './event-schema.js'
+export type { AuditEvent, Enrichment, StoredEvent, EventColumn, Outcome } from './event-schema.js'
+export { openStore, storeUnavailable } from './store.js'
+export type { Store, QueryParams, OpenStoreOptions } from './store.js'
+export { migrate, readMigrations, CORE_MIGRATIONS_DIR } from './migrate.js'
+export type { Migration } from './migrate.js'

@@ -1,0 +1,63 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { loadConfig } from './config.js'
+import { openStore, type Store } from './store.js'
+import { migrate } from './migrate.js'
+import { EVENT_COLUMNS } from './event-schema.js'
+
+let dir: string
+let store: Store
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'vigil-store-'))
+  store = await openStore(loadConfig({ VIGIL_DATA_DIR: dir }, { cwd: dir }))
+})
+afterAll(async () => {
+  await store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('store on embedded chDB', () => {
+  it('applies migrations once and records them', async () => {
+    const first = await migrate(store)
+    expect(first).toContain('core/001_events')
+    const second = await migrate(store)
+    expect(second).toEqual([])
+    const rows = await store.query<{ n: string }>('SELECT count() AS n FROM vigil_migrations')
+    expect(Number(rows[0]!.n)).toBe(first.length)
+  })
+
+  it('creates the events table with exactly the columns of the event schema', async () => {
+    const cols = await store.query<{ name: string; type: string }>(
+      "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'events' ORDER BY position",
+    )
+    expect(cols.map((c) => [c.name, c.type])).toEqual(EVENT_COLUMNS.map((c) => [c.name, c.type.replace(/, /g, ', ')]))
+  })
+
+  it('inserts NDJSON rows and reads them back with µs precision and IPv6 addresses', async () => {
+    const row = {
+      source: 's1',
+      received_at: '2026-11-24T09:30:01.000000001Z',
+      clock_skew_ms: 1.5,
+      id: 'e1',
+      ts: '2026-11-24T09:30:00.123456789Z',
+      action: 'order.new',
+      outcome: 'success',
+      api_key_id: 'k1',
+      client_ip: '203.0.113.9',
+      attrs: { a: 'b' },
+    }
+    await store.insertNdjson('events', Object.keys(row), JSON.stringify(row) + '\n')
+    const rows = await store.query<{ ts: string; ip: string; a: string }>(
+      "SELECT toString(ts) AS ts, toString(client_ip) AS ip, attrs['a'] AS a FROM events WHERE id = {id:String}",
+      { id: 'e1' },
+    )
+    expect(rows).toEqual([{ ts: '2026-11-24 09:30:00.123456789', ip: '::ffff:203.0.113.9', a: 'b' }])
+  })
+
+  it('answers ping', async () => {
+    expect(await store.ping()).toBe(true)
+  })
+})

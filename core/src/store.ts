@@ -1,0 +1,114 @@
+/**
+ * The store: ClickHouse through `@clickhouse/client`, over embedded chDB in the data dir
+ * by default or over a server when `CLICKHOUSE_URL` is set. The same SQL runs on both.
+ *
+ * Relied on by every workspace that reads or writes ClickHouse. Only this module knows
+ * which of the two backs the client.
+ */
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
+import type { VigilConfig } from './config.js'
+import { VigilError } from './errors.js'
+
+export type QueryParams = Record<string, unknown>
+
+export interface Store {
+  readonly kind: 'embedded' | 'server'
+  /** The underlying client, for what the helpers below do not cover. */
+  readonly client: ClickHouseClient
+  /** Runs a SELECT and returns its rows (JSONEachRow). 64-bit integers come back as strings. */
+  query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>
+  /** Runs a statement that returns nothing (DDL, ALTER, INSERT … SELECT). */
+  command(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<void>
+  /** Inserts rows already serialised as JSONEachRow lines (each ending in "\n"). */
+  insertNdjson(table: string, columns: readonly string[], body: string, settings?: ClickHouseSettings): Promise<void>
+  /** True when ClickHouse answers. */
+  ping(): Promise<boolean>
+  close(): Promise<void>
+}
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+export interface OpenStoreOptions {
+  /** Overrides `<dataDir>/clickhouse` for the embedded engine. */
+  embeddedPath?: string
+}
+
+/** Opens the store named by the config. Embedded chDB is one engine per process. */
+export async function openStore(config: VigilConfig, opts: OpenStoreOptions = {}): Promise<Store> {
+  let client: ClickHouseClient
+  let kind: Store['kind']
+  const settings: ClickHouseSettings = {
+    date_time_input_format: 'best_effort',
+    output_format_json_quote_64bit_integers: 1,
+  }
+  if (config.clickhouse.url) {
+    kind = 'server'
+    client = createClient({
+      url: config.clickhouse.url,
+      username: config.clickhouse.user ?? 'default',
+      password: config.clickhouse.password ?? '',
+      clickhouse_settings: settings,
+      request_timeout: 30_000,
+    })
+  } else {
+    kind = 'embedded'
+    const dir = opts.embeddedPath ?? path.join(config.dataDir, 'clickhouse')
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    // Loaded lazily: the 550 MB engine is not needed when a server is configured.
+    const { createChdbConnection } = await import('chdb/connection')
+    // chdb types its Connection against @clickhouse/client-common's copy of the types, which
+    // TypeScript sees as distinct from @clickhouse/client's; the shapes are the same.
+    const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+    client = createClient({ connection, clickhouse_settings: settings })
+  }
+  return makeStore(kind, client)
+}
+
+function makeStore(kind: Store['kind'], client: ClickHouseClient): Store {
+  return {
+    kind,
+    client,
+    async query<T>(sql: string, params?: QueryParams): Promise<T[]> {
+      const rs = await client.query({ query: sql, format: 'JSONEachRow', ...(params ? { query_params: params } : {}) })
+      return (await rs.json()) as T[]
+    },
+    async command(sql, params, settings) {
+      await client.command({
+        query: sql,
+        ...(params ? { query_params: params } : {}),
+        ...(settings ? { clickhouse_settings: settings } : {}),
+      })
+    },
+    async insertNdjson(table, columns, body, settings) {
+      if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`)
+      if (body.length === 0) return
+      const cols = columns.map((c) => `\`${c}\``).join(', ')
+      // exec with a string body: the rows reach ClickHouse as the bytes we made, with no
+      // object re-encoding (measured 1.4-1.6x faster than insert() with objects).
+      const res = await client.exec({
+        query: `INSERT INTO ${table} (${cols}) FORMAT JSONEachRow`,
+        values: body as unknown as never,
+        ...(settings ? { clickhouse_settings: settings } : {}),
+      })
+      res.stream.resume()
+    },
+    async ping() {
+      try {
+        const r = await client.ping()
+        return r.success
+      } catch {
+        return false
+      }
+    },
+    async close() {
+      await client.close()
+    },
+  }
+}
+
+/** Wraps a store failure as the public `store_unavailable` error. */
+export function storeUnavailable(cause: unknown): VigilError {
+  return new VigilError('VIGIL_ERR_STORE_UNAVAILABLE', undefined, { cause })
+}

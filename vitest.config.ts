@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config'
+import { fileURLToPath } from 'node:url'
+
+const src = (p: string) => fileURLToPath(new URL(p, import.meta.url))
+
+// Tests import workspaces by name; point those names at the sources so a test run needs
+// no build (the CLI tests that spawn `vigil` use the built dist, see scripts/test.sh).
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@vigil/core': src('./core/src/index.ts'),
+      '@vigil/ingest': src('./ingest/src/index.ts'),
+      '@vigil/server': src('./server/src/index.ts'),
+    },
+  },
+  test: {
+    include: ['{core,ingest,server}/src/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    // chDB binds one data directory per process: every test file gets its own process.
+    pool: 'forks',
+    isolate: true,
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    globalSetup: ['./test/global-setup.ts'],
+  },
+})
