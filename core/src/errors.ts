@@ -50,6 +50,19 @@ export const ERRORS = {
   },
   VIGIL_ERR_CRYPTO_MASTER_KEY: { status: 500, code: 'master_key_invalid', message: 'The master key is missing or malformed' },
   VIGIL_ERR_CRYPTO_DECRYPT: { status: 500, code: 'decrypt_failed', message: 'A stored secret could not be decrypted with the master key' },
+
+  // server: operator API bodies, tokens, start-up
+  VIGIL_ERR_API_PAYLOAD_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'Request body is too large' },
+  VIGIL_ERR_API_UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Send application/json' },
+  VIGIL_ERR_API_MALFORMED_BODY: { status: 400, code: 'malformed_body', message: 'The body is not valid JSON' },
+  VIGIL_ERR_TOKEN_NOT_FOUND: { status: 404, code: 'token_not_found', message: 'No such token' },
+  VIGIL_ERR_TOKEN_BAD_NAME: { status: 400, code: 'bad_token_name', message: 'A token name is 1-128 printable characters' },
+  VIGIL_ERR_STORE_LOCKED: {
+    status: 503,
+    code: 'store_locked',
+    message: 'The data directory is in use by another Vigil process (is `vigil up` running?); stop it first, or set CLICKHOUSE_URL to share a ClickHouse server',
+  },
+  VIGIL_ERR_SERVER_LISTEN: { status: 500, code: 'listen_failed', message: 'Could not listen on VIGIL_HOST:VIGIL_PORT' },
 } as const satisfies Record<string, { status: number; code: string; message: string }>
 
 export type ErrorName = keyof typeof ERRORS
