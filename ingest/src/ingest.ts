@@ -1,12 +1,22 @@
 /**
- * Ingest: `POST /v1/events` (CONTRACT §2) and the batch writer behind it.
+ * Ingest: `POST /v1/events` (CONTRACT §2) and the batch writer and spool behind it.
+ * `createIngest` wires the pieces; each lives in its own module.
  */
+import path from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import type { Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Store, VigilConfig } from '@vigil/core'
 import type { SourceRegistry } from './sources.js'
+import { BatchWriter } from './batch-writer.js'
+import { Spool } from './spool.js'
+import { IdempotencyCache } from './idempotency.js'
+import { ReplayCache } from './replay-cache.js'
+import { SourceRateLimiter } from './rate-limit.js'
+import { createGeoLookup } from './geo.js'
+import { ROW_COLUMNS } from './normalize.js'
+import { ingestRoutes, type IngestCounters } from './routes.js'
 
 export interface IngestDeps {
   config: VigilConfig
@@ -16,6 +26,8 @@ export interface IngestDeps {
   sources: SourceRegistry
   /** Where ingest registers its metrics (accepted/rejected/duplicate counters, flush latency, spool depth). */
   metrics?: Registry
+  /** Spool directory. @defaultValue `<dataDir>/spool` */
+  spoolDir?: string
 }
 
 export interface Ingest {
@@ -33,6 +45,76 @@ export interface Ingest {
   status(): { storage: 'ok' | 'spooling'; spoolBytes: number }
 }
 
-export async function createIngest(_deps: IngestDeps): Promise<Ingest> {
-  throw new Error('not implemented yet')
+function metricsFor(registry: Registry | undefined) {
+  if (!registry) return { counters: undefined, writer: undefined }
+  const registers = [registry]
+  const events = new Counter({ name: 'vigil_ingest_events_total', help: 'Events by outcome at ingest', labelNames: ['source', 'result'], registers })
+  const requests = new Counter({ name: 'vigil_ingest_requests_total', help: 'Ingest requests by answer code', labelNames: ['code'], registers })
+  const flush = new Histogram({
+    name: 'vigil_ingest_flush_seconds',
+    help: 'Time to make one batch durable',
+    labelNames: ['to'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  })
+  const flushRows = new Counter({ name: 'vigil_ingest_flushed_rows_total', help: 'Rows made durable', labelNames: ['to'], registers })
+  const spool = new Gauge({ name: 'vigil_ingest_spool_bytes', help: 'Bytes waiting in the spool for ClickHouse', registers })
+  const buried = new Counter({ name: 'vigil_ingest_spool_dead_batches_total', help: 'Spooled batches ClickHouse refused, set aside', registers })
+  const counters: IngestCounters = {
+    request: (code) => requests.inc({ code }),
+    accepted: (source, n) => n > 0 && events.inc({ source, result: 'accepted' }, n),
+    duplicates: (source, n) => n > 0 && events.inc({ source, result: 'duplicate' }, n),
+    rejected: (source, n) => n > 0 && events.inc({ source, result: 'rejected' }, n),
+  }
+  const writer = {
+    flushed: (rows: number, seconds: number, to: 'clickhouse' | 'spool') => {
+      flush.observe({ to }, seconds)
+      flushRows.inc({ to }, rows)
+    },
+    spoolBytes: (b: number) => spool.set(b),
+    buried: (n: number) => buried.inc(n),
+  }
+  return { counters, writer }
+}
+
+export async function createIngest(deps: IngestDeps): Promise<Ingest> {
+  const { config, store, redis, logger, sources } = deps
+  const m = metricsFor(deps.metrics)
+  const spool = new Spool(deps.spoolDir ?? path.join(config.dataDir, 'spool'))
+  const writer = new BatchWriter({
+    store,
+    spool,
+    logger,
+    table: 'events',
+    columns: ROW_COLUMNS,
+    flushRows: config.ingest.flushRows,
+    flushMs: config.ingest.flushMs,
+    spoolMaxBytes: config.ingest.spoolMaxBytes,
+    ...(m.writer ? { metrics: m.writer } : {}),
+  })
+  let accepting = true
+  const routes = ingestRoutes({
+    config,
+    logger,
+    sources,
+    writer,
+    idempotency: new IdempotencyCache(redis, logger),
+    replay: new ReplayCache(redis, logger, config.ingest.signatureToleranceSec),
+    rateLimiter: new SourceRateLimiter(config.ingest.rateLimitPerSource),
+    geo: createGeoLookup(),
+    ...(m.counters ? { counters: m.counters } : {}),
+    accepting: () => accepting,
+  })
+  return {
+    routes,
+    flush: () => writer.flush(),
+    async close() {
+      accepting = false
+      await writer.close()
+    },
+    status() {
+      const s = writer.status()
+      return { storage: s.storage, spoolBytes: s.spoolBytes }
+    },
+  }
 }
