@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine (Node 20.19+) to run Vigil: system packages, npm packages,
+# build. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_node="20.19.0"
+have_node="$(node -p 'process.versions.node' 2>/dev/null || echo 0)"
+if [ "$(printf '%s\n%s\n' "$need_node" "$have_node" | sort -V | head -n1)" != "$need_node" ]; then
+  echo "vigil: Node.js >= $need_node is required (found $have_node)" >&2
+  exit 1
+fi
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing Debian packages: $*"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ "${VIGIL_SETUP_BROWSER:-0}" = "1" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
+if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+
+# npm packages: once per clone (chdb alone is ~550 MB), again only when the lock changes.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building"
+npx turbo run build --output-logs=errors-only

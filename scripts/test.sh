@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh) and runs every check and test: lint, import cycles, types,
+# then the whole Vitest suite against real chDB and a real redis-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx eslint . --max-warnings=0
+npm run --silent lint:cycles
+npx turbo run typecheck --output-logs=errors-only
+mkdir -p test/artifacts
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=test/artifacts/vitest.json "$@" || status=$?
+# One plain closing line, whatever the reporter printed above it.
+node -e '
+const r = JSON.parse(require("fs").readFileSync("test/artifacts/vitest.json", "utf8"));
+const skipped = r.numPendingTests + r.numTodoTests;
+console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' || true
+exit $status
