@@ -59,7 +59,7 @@ describe('verifySignature', () => {
 
   it('rejects a tampered body, even by one byte', () => {
     const tampered = Buffer.from(body)
-    tampered[tampered.length - 2] ^= 1
+    tampered[tampered.length - 2]! ^= 1
     expect(verifySignature([SECRET], TS, tampered, good)).toBe(false)
     expect(verifySignature([SECRET], TS, Buffer.concat([body, Buffer.from('\n')]), good)).toBe(false)
   })
@@ -211,7 +211,7 @@ describe('encryptSecret / decryptSecret', () => {
     const [v, iv, tag, ct] = blob.split('.') as [string, string, string, string]
     const flip = (s: string) => {
       const b = Buffer.from(s, 'base64url')
-      b[0] ^= 1
+      b[0]! ^= 1
       return b.toString('base64url')
     }
     expectDecryptError(() => decryptSecret(key, [v, iv, tag, flip(ct)].join('.'), 'source-a'))
