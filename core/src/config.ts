@@ -103,7 +103,8 @@ const asLevel = (raw: string, name: string) => {
 }
 const asMasterKey = (raw: string, name: string) => {
   const t = raw.trim()
-  const ok = /^[0-9a-fA-F]{64}$/.test(t) || Buffer.from(t, 'base64').length === 32
+  // Strict forms only: Buffer.from(…, 'base64') silently skips characters it does not know.
+  const ok = /^[0-9a-fA-F]{64}$/.test(t) || /^[A-Za-z0-9+/]{43}=?$/.test(t) || /^[A-Za-z0-9_-]{43}$/.test(t)
   if (!ok) bad(name, 'must be 32 bytes as 64 hex characters or base64')
   return t
 }
