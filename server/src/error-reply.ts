@@ -1,0 +1,76 @@
+/**
+ * Every error answer of the HTTP API is `{"error": {"code", "message"}}` built from the
+ * registry in core (CONTRACT §2, §4), whatever failed: a VigilError thrown on purpose,
+ * fastify's own parsers and validators, an unknown route, or a bug.
+ *
+ * Relied on by: API clients that branch on `error.code`, and by whoever reads the logs —
+ * a bug is answered `internal_error` with no detail, and logged (masked) instead.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { VigilError, isVigilError, type ErrorName } from '@vigil/core'
+import { routePermission } from './access-control.js'
+
+/** fastify's own errors → ours. The pairs differ by route: ingest has its own wording. */
+const FASTIFY_ERRORS: Record<string, { api: ErrorName; source: ErrorName }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { api: 'VIGIL_ERR_API_PAYLOAD_TOO_LARGE', source: 'VIGIL_ERR_INGEST_PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { api: 'VIGIL_ERR_API_UNSUPPORTED_MEDIA_TYPE', source: 'VIGIL_ERR_INGEST_UNSUPPORTED_MEDIA_TYPE' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { api: 'VIGIL_ERR_API_MALFORMED_BODY', source: 'VIGIL_ERR_INGEST_MALFORMED_BODY' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { api: 'VIGIL_ERR_API_MALFORMED_BODY', source: 'VIGIL_ERR_INGEST_MALFORMED_BODY' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { api: 'VIGIL_ERR_API_MALFORMED_BODY', source: 'VIGIL_ERR_INGEST_MALFORMED_BODY' },
+}
+
+function isFastifyError(err: unknown): err is FastifyError {
+  return err instanceof Error && typeof (err as FastifyError).code === 'string'
+}
+
+/**
+ * The public face of any error. Only VigilErrors and fastify's request errors are shown
+ * for what they are; anything else is a bug and becomes a bare `internal_error`.
+ */
+export function toVigilError(err: unknown, request?: FastifyRequest): VigilError {
+  if (isVigilError(err)) return err
+  if (!isFastifyError(err)) return new VigilError('VIGIL_ERR_INTERNAL', undefined, { cause: err })
+  if (Array.isArray(err.validation)) {
+    // ajv's messages name the field and the rule from the schema, never the value sent.
+    const where = err.validationContext ?? 'request'
+    const first = err.validation[0]
+    const field = first?.instancePath ? first.instancePath.replace(/^\//, '').replaceAll('/', '.') : ''
+    const detail = `${where}${field ? `.${field}` : ''} ${first?.message ?? 'is not valid'}`
+    return new VigilError('VIGIL_ERR_API_BAD_REQUEST', detail.slice(0, 200), { cause: err })
+  }
+  const mapped = FASTIFY_ERRORS[err.code]
+  if (mapped) {
+    const onSourceRoute = request !== undefined && routePermission(request) === 'source'
+    return new VigilError(onSourceRoute ? mapped.source : mapped.api, undefined, { cause: err })
+  }
+  // Other client-side failures fastify detects (bad URL encoding, an aborted upload…).
+  if (err.code.startsWith('FST_') && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new VigilError('VIGIL_ERR_API_BAD_REQUEST', undefined, { cause: err })
+  }
+  return new VigilError('VIGIL_ERR_INTERNAL', undefined, { cause: err })
+}
+
+export function sendVigilError(reply: FastifyReply, err: VigilError): FastifyReply {
+  return reply.code(err.statusCode).headers(err.headers).type('application/json; charset=utf-8').send(err.toBody())
+}
+
+/** Installs the error handler, the not-found handler and the framework-error hook. */
+export function installErrorReplies(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request, reply) => {
+    const vigil = toVigilError(err, request)
+    if (vigil.statusCode >= 500) {
+      // The logger masks secrets; the cause (a bug, a store failure) is only ever logged.
+      request.log.error({ err: vigil.cause ?? vigil, code: vigil.code }, 'request failed')
+    } else {
+      request.log.info({ code: vigil.code }, 'request refused')
+    }
+    return sendVigilError(reply, vigil)
+  })
+
+  app.setNotFoundHandler((_request, reply) => sendVigilError(reply, new VigilError('VIGIL_ERR_API_NOT_FOUND')))
+}
+
+/** For fastify's `frameworkErrors` option: errors found before routing (a malformed URL). */
+export function frameworkErrorReply(err: unknown, _request: FastifyRequest, reply: FastifyReply): void {
+  void sendVigilError(reply, toVigilError(err))
+}
