@@ -64,5 +64,19 @@ function measure(name: string, make: (i: number) => Record<string, unknown>, rou
   console.log(`${name.padEnd(20)} median ${median.toFixed(0).padStart(5)} ns/event, best ${best.toFixed(0).padStart(5)} ns/event  (${changed / rounds / json.length} values masked per event)`)
 }
 
+/** JSON.parse of the same clean event, printed for scale: both move together with the machine. */
+function parseReference(rounds: number): void {
+  const json = JSON.stringify(cleanEvent(0))
+  const perEvent: number[] = []
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < 1000; i++) JSON.parse(json)
+    if (r >= rounds / 5) perEvent.push(Number(process.hrtime.bigint() - start) / 1000)
+  }
+  perEvent.sort((a, b) => a - b)
+  console.log(`${'JSON.parse (scale)'.padEnd(20)} median ${perEvent[perEvent.length >> 1]!.toFixed(0).padStart(5)} ns/event, best ${perEvent[0]!.toFixed(0).padStart(5)} ns/event`)
+}
+
 measure('clean event', cleanEvent, 250)
 measure('event with secrets', secretEvent, 250)
+parseReference(250)
