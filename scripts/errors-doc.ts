@@ -1,10 +1,10 @@
 /**
- * Regenerates the table in docs/errors.md from core/src/errors.ts:
+ * Regenerates the table in docs/errors.md from core/src/errors.ts (through the built @vigil/core):
  *   npx tsx scripts/errors-doc.ts
  * core/src/errors.test.ts fails when the two differ.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { ERRORS } from '../core/src/errors.js'
+import { ERRORS } from '@vigil/core'
 
 const path = new URL('../docs/errors.md', import.meta.url)
 const rows = Object.entries(ERRORS).map(([name, d]) => `| \`${name}\` | ${d.status} | \`${d.code}\` | ${d.message.replace(/\|/g, '\\|')} |`)
