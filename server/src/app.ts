@@ -5,7 +5,7 @@
  * Relied on by: `runtime.ts` and the route tests; domain packages through `plugins` (each
  * route must declare `config.permission`, see access-control.ts).
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { VigilError, type Store } from '@vigil/core'
@@ -52,7 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Typed as fastify's base logger so plugins written against plain FastifyInstance fit.
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Logged below instead, with the route pattern rather than the raw URL.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // fastify's own 503 body is not ours; the hook below answers in the contract's shape.
     return503OnClosing: false,
     frameworkErrors: frameworkErrorReply,
@@ -77,7 +77,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   instrumentRequests(app, deps.metrics)
   app.addHook('onResponse', async (request, reply) => {
     const permission = routePermission(request)
-    const quiet = permission === 'public' || request.routeOptions.url === '/metrics'
+    // Probes, scrapes and accepted ingest batches are counted in /metrics; a line for each
+    // would bury the requests a person acts on.
+    const quiet =
+      permission === 'public' || request.routeOptions.url === '/metrics' || (permission === 'source' && reply.statusCode < 400)
     request.log[quiet ? 'debug' : 'info'](
       {
         method: request.method,
