@@ -1,0 +1,251 @@
+/**
+ * Demo traffic for `vigil up --demo`: a small in-process generator that behaves like a
+ * well-run trading API shipping its audit events — signed, gzip NDJSON batches, once a
+ * second, to our own `POST /v1/events`. The traffic is clean on purpose (each key trades
+ * from its own desk's addresses, logins succeed, orders are of ordinary size), so what the
+ * dashboard shows is a baseline, not alerts. Labelled attack traffic belongs to the
+ * simulator in `test/`, which replaces this.
+ */
+import { randomBytes } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
+import type { Logger } from 'pino'
+import { signPayload } from '@vigil/core'
+
+export type Rng = () => number
+
+interface Instrument {
+  symbol: string
+  venue: string
+  currency: string
+  price: number
+}
+
+const INSTRUMENTS: readonly Instrument[] = [
+  { symbol: 'AAPL', venue: 'XNAS', currency: 'USD', price: 228 },
+  { symbol: 'MSFT', venue: 'XNAS', currency: 'USD', price: 415 },
+  { symbol: 'NVDA', venue: 'XNAS', currency: 'USD', price: 138 },
+  { symbol: 'SPY', venue: 'ARCX', currency: 'USD', price: 590 },
+  { symbol: 'JPM', venue: 'XNYS', currency: 'USD', price: 242 },
+  { symbol: 'VOD', venue: 'XLON', currency: 'GBP', price: 0.71 },
+  { symbol: 'AZN', venue: 'XLON', currency: 'GBP', price: 104 },
+  { symbol: 'SAP', venue: 'XETR', currency: 'EUR', price: 221 },
+  { symbol: 'ASML', venue: 'XAMS', currency: 'EUR', price: 652 },
+  { symbol: 'NESN', venue: 'XSWX', currency: 'CHF', price: 76 },
+  { symbol: '7203', venue: 'XTKS', currency: 'JPY', price: 2650 },
+  { symbol: 'D05', venue: 'XSES', currency: 'SGD', price: 39 },
+]
+
+/** Desks and the public addresses they trade from (each resolves to its country). */
+const DESKS: ReadonlyArray<{ country: string; ips: readonly string[]; userAgent: string }> = [
+  { country: 'GB', ips: ['81.2.69.142'], userAgent: 'lse-gateway/4.2.1 (FIX bridge)' },
+  { country: 'US', ips: ['98.137.11.163', '128.30.52.100'], userAgent: 'algo-engine/2.9.0 python-requests/2.32' },
+  { country: 'DE', ips: ['85.214.132.117', '194.25.2.129'], userAgent: 'TradeDesk/7.1 (Windows NT 10.0; Win64; x64)' },
+  { country: 'FR', ips: ['212.27.48.10', '62.210.16.6'], userAgent: 'okhttp/4.12.0' },
+  { country: 'NL', ips: ['130.89.148.77'], userAgent: 'amsterdam-mm/1.4 Go-http-client/2.0' },
+  { country: 'CH', ips: ['195.186.1.111'], userAgent: 'zrh-risk/3.0 Java/21' },
+  { country: 'SG', ips: ['165.21.83.88'], userAgent: 'sg-desk/0.9 node-fetch' },
+  { country: 'JP', ips: ['210.140.92.183', '202.12.27.33'], userAgent: 'tky-algo/5.5 libcurl/8.5' },
+  { country: 'ES', ips: ['155.133.246.44'], userAgent: 'mad-broker/2.2 (Android 14)' },
+]
+
+interface DemoKey {
+  apiKeyId: string
+  accountId: string
+  userId: string
+  desk: (typeof DESKS)[number]
+  scopes: string[]
+  /** Instruments this key trades; a real book is narrow. */
+  book: Instrument[]
+  typicalQty: number
+}
+
+const KEY_COUNT = 36
+
+function pick<T>(rng: Rng, list: readonly T[]): T {
+  return list[Math.floor(rng() * list.length)] as T
+}
+
+/** The same keys every run (seeded by index), so baselines build up across restarts. */
+function demoKeys(): DemoKey[] {
+  return Array.from({ length: KEY_COUNT }, (_, i) => {
+    const desk = DESKS[i % DESKS.length]!
+    const book = [0, 1, 2].map((k) => INSTRUMENTS[(i * 5 + k * 3) % INSTRUMENTS.length]!)
+    return {
+      apiKeyId: `demo_key_${String(i + 1).padStart(2, '0')}`,
+      accountId: `ACC-${10_400 + Math.floor(i / 2)}`,
+      userId: `trader${String(i + 1).padStart(2, '0')}@demo.example`,
+      desk,
+      scopes: i % 6 === 0 ? ['read', 'trade', 'withdraw'] : ['read', 'trade'],
+      book,
+      typicalQty: [10, 50, 100, 250, 1000][i % 5]!,
+    }
+  })
+}
+
+const KEYS = demoKeys()
+
+/** `Date` has milliseconds; the contract allows (and trading APIs send) microseconds. */
+function microTs(nowMs: number, rng: Rng): string {
+  const micros = String(Math.floor(rng() * 1000)).padStart(3, '0')
+  return new Date(nowMs).toISOString().replace('Z', `${micros}Z`)
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex')
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits
+
+function baseEvent(key: DemoKey, nowMs: number, rng: Rng) {
+  return {
+    id: `demo-${hex(10)}`,
+    ts: microTs(nowMs - Math.floor(rng() * 900), rng),
+    api_key_id: key.apiKeyId,
+    account_id: key.accountId,
+    user_id: key.userId,
+    session_id: `sess-${key.apiKeyId.slice(-2)}-${Math.floor(nowMs / 3_600_000).toString(36)}`,
+    client_ip: pick(rng, key.desk.ips),
+    user_agent: key.desk.userAgent,
+    scopes: key.scopes,
+    tls: { version: 'TLSv1.3', cipher: pick(rng, ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256']) },
+  }
+}
+
+function http(method: string, path: string, status: number, rng: Rng, bytesIn: number) {
+  return {
+    method,
+    path,
+    status,
+    latency_ms: round(0.8 + rng() * rng() * 40, 3),
+    bytes_in: bytesIn,
+    bytes_out: 180 + Math.floor(rng() * 900),
+    request_id: `req_${hex(8)}`,
+  }
+}
+
+/** One clean event for a random key: mostly orders and reads, a few cancels and logins. */
+export function demoEvent(nowMs: number, rng: Rng = Math.random): Record<string, unknown> {
+  const key = pick(rng, KEYS)
+  const base = baseEvent(key, nowMs, rng)
+  const roll = rng()
+  if (roll < 0.45) {
+    const inst = pick(rng, key.book)
+    const side = rng() < 0.5 ? 'buy' : 'sell'
+    const type = rng() < 0.7 ? 'limit' : 'market'
+    const qty = Math.max(1, Math.round(key.typicalQty * (0.5 + rng())))
+    const price = round(inst.price * (1 + (rng() - 0.5) * 0.004), inst.price < 10 ? 4 : 2)
+    const clientOrderId = `c-${hex(6)}`
+    return {
+      ...base,
+      action: 'order.new',
+      outcome: 'success',
+      http: http('POST', '/v2/orders', 201, rng, 220 + Math.floor(rng() * 120)),
+      order: {
+        id: `ord_${hex(8)}`,
+        client_order_id: clientOrderId,
+        symbol: inst.symbol,
+        side,
+        type,
+        qty,
+        ...(type === 'limit' ? { price } : {}),
+        notional: round(qty * price, 2),
+        currency: inst.currency,
+        venue: inst.venue,
+        tif: type === 'limit' ? pick(rng, ['day', 'gtc', 'ioc']) : 'ioc',
+      },
+    }
+  }
+  if (roll < 0.6) {
+    const inst = pick(rng, key.book)
+    const orderId = `ord_${hex(8)}`
+    return {
+      ...base,
+      action: 'order.cancel',
+      outcome: 'success',
+      http: http('DELETE', `/v2/orders/${orderId}`, 200, rng, 0),
+      order: { id: orderId, symbol: inst.symbol, venue: inst.venue, currency: inst.currency },
+    }
+  }
+  if (roll < 0.97) {
+    const path = pick(rng, ['/v2/positions', '/v2/orders?status=open', '/v2/account', `/v2/quotes/${pick(rng, key.book).symbol}`, '/v2/fills?limit=50'])
+    return { ...base, action: 'api.request', outcome: 'success', http: http('GET', path, 200, rng, 0) }
+  }
+  return { ...base, action: 'auth.login', outcome: 'success', http: http('POST', '/v2/session', 200, rng, 96) }
+}
+
+/** A batch as NDJSON, each line one event. */
+export function demoBatch(count: number, nowMs: number, rng: Rng = Math.random): string {
+  let out = ''
+  for (let i = 0; i < count; i++) out += JSON.stringify(demoEvent(nowMs, rng)) + '\n'
+  return out
+}
+
+export interface DemoTrafficOptions {
+  /** Base URL of our own API, e.g. `http://127.0.0.1:8080`. */
+  url: string
+  source: string
+  secret: string
+  logger: Logger
+  /** @defaultValue `1000` */
+  intervalMs?: number
+  /** Events per batch vary between half and all of this. @defaultValue `60` */
+  maxEventsPerBatch?: number
+}
+
+export interface DemoTraffic {
+  /** Batches answered 202 so far. */
+  batchesAccepted(): number
+  /** Stops the timer and waits for a batch in flight. */
+  stop(): Promise<void>
+}
+
+/** Posts one signed, gzip NDJSON batch exactly as CONTRACT §2 asks of a trading API. */
+export async function postDemoBatch(opts: Pick<DemoTrafficOptions, 'url' | 'source' | 'secret'>, ndjson: string): Promise<Response> {
+  const body = gzipSync(Buffer.from(ndjson, 'utf8'))
+  const timestamp = String(Math.floor(Date.now() / 1000))
+  return fetch(new URL('/v1/events', opts.url), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-ndjson',
+      'content-encoding': 'gzip',
+      'vigil-source': opts.source,
+      'vigil-timestamp': timestamp,
+      // Over the bytes as sent: the gzip stream, not the NDJSON inside it.
+      'vigil-signature': signPayload(opts.secret, timestamp, body),
+    },
+    body,
+    signal: AbortSignal.timeout(10_000),
+  })
+}
+
+export function startDemoTraffic(opts: DemoTrafficOptions): DemoTraffic {
+  const max = opts.maxEventsPerBatch ?? 60
+  let accepted = 0
+  let failuresLogged = 0
+  let inFlight: Promise<void> | undefined
+  const tick = () => {
+    // A slow answer must not pile batches up behind it.
+    if (inFlight) return
+    const count = Math.max(1, Math.round(max * (0.5 + Math.random() * 0.5)))
+    inFlight = (async () => {
+      try {
+        const res = await postDemoBatch(opts, demoBatch(count, Date.now()))
+        await res.arrayBuffer()
+        if (res.status === 202) accepted++
+        else throw new Error(`ingest answered ${res.status}`)
+      } catch (err) {
+        // Once a minute at most: a stopped store should not drown the log in demo noise.
+        if (failuresLogged++ % 60 === 0) opts.logger.warn({ err }, 'demo batch not accepted')
+      } finally {
+        inFlight = undefined
+      }
+    })()
+  }
+  const timer = setInterval(tick, opts.intervalMs ?? 1000)
+  timer.unref()
+  tick()
+  return {
+    batchesAccepted: () => accepted,
+    async stop() {
+      clearInterval(timer)
+      await inFlight
+    },
+  }
+}

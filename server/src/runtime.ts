@@ -1,0 +1,236 @@
+/**
+ * The composition root: `vigil up` in one process (CONTRACT §6). Builds every part from
+ * the frozen config in dependency order, listens, and takes it all down again in reverse.
+ *
+ * Relied on by: the CLI (`vigil up`) and end-to-end tests. The promise kept on close:
+ * every event ingest answered 202 for is in ClickHouse or the spool before the process
+ * ends, because ingest is flushed after the listener stops and before storage closes.
+ */
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import type { DestinationStream, Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import {
+  createLogger,
+  isVigilError,
+  loadMasterKey,
+  migrate,
+  openStore,
+  startRedis,
+  storeUnavailable,
+  VigilError,
+  type RedisHandle,
+  type Store,
+  type VigilConfig,
+} from '@vigil/core'
+import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
+import { buildApp } from './app.js'
+import { deriveCursorKey } from './cursor.js'
+import { startDemoTraffic } from './demo-traffic.js'
+import { createMetricsRegistry } from './metrics-route.js'
+
+export interface StartOptions {
+  /** Also create (or rotate) source `demo` and post demo traffic to ourselves. @defaultValue `false` */
+  demo?: boolean
+  /** Where log lines go. @defaultValue stdout */
+  logDestination?: DestinationStream
+  /** Close on SIGINT/SIGTERM, and exit; a second signal exits at once. @defaultValue `false` */
+  handleSignals?: boolean
+}
+
+export interface VigilHandle {
+  /** Where the API listens, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string
+  readonly app: FastifyInstance
+  readonly logger: Logger
+  readonly store: Store
+  readonly ingest: Ingest
+  readonly sources: SourceRegistry
+  readonly metrics: Registry
+  /** Stops listening, flushes ingest, stops Redis, closes the store. Safe to call twice. */
+  close(): Promise<void>
+}
+
+/** chDB locks its data directory; a second process gets this from the engine. */
+const LOCKED = /Cannot lock file|Another server instance|already running/i
+
+/**
+ * The pid of another live process running the embedded engine on this data dir, if any.
+ * The engine keeps `<dir>/status` (`PID: n`) while it runs and removes it on close; after
+ * a crash the file stays but its process is gone, and the engine may then start. Checking
+ * first also spares the operator the engine's own multi-line complaint on stderr.
+ */
+function embeddedEngineHolder(config: VigilConfig): number | undefined {
+  let text: string
+  try {
+    text = readFileSync(path.join(config.dataDir, 'clickhouse', 'status'), 'utf8')
+  } catch {
+    return undefined
+  }
+  const pid = Number(/^PID:\s*(\d+)/m.exec(text)?.[1])
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined
+  try {
+    process.kill(pid, 0)
+    return pid
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined
+  }
+}
+
+/** Opens the store, naming the common failure — another process holding the data dir. */
+export async function openVigilStore(config: VigilConfig): Promise<Store> {
+  if (!config.clickhouse.url) {
+    const holder = embeddedEngineHolder(config)
+    if (holder !== undefined) throw new VigilError('VIGIL_ERR_STORE_LOCKED', `held by process ${holder}`)
+  }
+  let store: Store
+  try {
+    store = await openStore(config)
+  } catch (err) {
+    throw translateStoreError(err)
+  }
+  // The embedded engine may open lazily: make the first contact here, where it is explained.
+  try {
+    await store.query('SELECT 1')
+  } catch (err) {
+    await store.close().catch(() => {})
+    throw translateStoreError(err)
+  }
+  return store
+}
+
+function translateStoreError(err: unknown): VigilError {
+  if (isVigilError(err)) return err
+  const text = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : String(err)
+  if (LOCKED.test(text)) return new VigilError('VIGIL_ERR_STORE_LOCKED', undefined, { cause: err })
+  return storeUnavailable(err)
+}
+
+function listenError(err: unknown, config: VigilConfig): VigilError {
+  const code = (err as NodeJS.ErrnoException).code
+  const why = code === 'EADDRINUSE' ? 'the address is in use' : code === 'EACCES' ? 'permission denied' : code === 'EADDRNOTAVAIL' ? 'no such local address' : 'failed'
+  return new VigilError('VIGIL_ERR_SERVER_LISTEN', `${config.host}:${config.port}: ${why}`, { cause: err })
+}
+
+/** The URL a process on this machine reaches us by (unspecified addresses mean loopback). */
+function localUrl(app: FastifyInstance): string {
+  const addr = app.server.address() as AddressInfo
+  const host = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address
+  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
+}
+
+/** Starts everything. On failure, whatever had started is stopped again before it throws. */
+export async function startVigil(config: VigilConfig, opts: StartOptions = {}): Promise<VigilHandle> {
+  const logger = createLogger({ level: config.logLevel, name: 'vigil', ...(opts.logDestination ? { destination: opts.logDestination } : {}) })
+  // Undone in reverse order, on a failed start and on close.
+  const undo: Array<{ what: string; run: () => Promise<void> | void }> = []
+  const unwind = async () => {
+    while (undo.length) {
+      const step = undo.pop()!
+      try {
+        await step.run()
+      } catch (err) {
+        logger.error({ err }, `shutdown: ${step.what} failed`)
+      }
+    }
+  }
+
+  try {
+    const store = await openVigilStore(config)
+    undo.push({ what: 'store', run: () => store.close() })
+    const applied = await migrate(store)
+    if (applied.length) logger.info({ applied }, 'migrations applied')
+
+    const redis: RedisHandle = await startRedis(config, { logger })
+    undo.push({ what: 'redis', run: () => redis.stop() })
+    logger.info({ redis: redis.url, private: redis.isPrivate }, 'redis ready')
+
+    const masterKey = loadMasterKey(config)
+    const sources = createSourceRegistry({ store, masterKey, config })
+    undo.push({ what: 'sources', run: () => sources.close() })
+
+    const metrics = createMetricsRegistry()
+    const ingest = await createIngest({ config, store, redis: redis.redis, logger, sources, metrics })
+    undo.push({ what: 'ingest', run: () => ingest.close() })
+
+    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey: deriveCursorKey(masterKey) })
+    undo.push({ what: 'http', run: () => app.close() })
+    try {
+      await app.listen({ host: config.host, port: config.port })
+    } catch (err) {
+      throw listenError(err, config)
+    }
+    const url = localUrl(app)
+    logger.info({ url, store: store.kind }, 'vigil is up')
+
+    if (opts.demo) {
+      const demo = await startDemo(sources, url, logger)
+      undo.push({ what: 'demo traffic', run: () => demo.stop() })
+    }
+
+    let closing: Promise<void> | undefined
+    const handle: VigilHandle = {
+      url,
+      app,
+      logger,
+      store,
+      ingest,
+      sources,
+      metrics,
+      close() {
+        closing ??= (async () => {
+          logger.info('shutting down')
+          await unwind()
+          logger.info('stopped')
+        })()
+        return closing
+      },
+    }
+    if (opts.handleSignals) installSignalHandlers(handle)
+    return handle
+  } catch (err) {
+    await unwind()
+    throw err
+  }
+}
+
+async function startDemo(sources: SourceRegistry, url: string, logger: Logger) {
+  let secret: string
+  try {
+    secret = (await sources.add('demo', { by: 'vigil up --demo' })).secret
+  } catch (err) {
+    if (!(isVigilError(err) && err.errName === 'VIGIL_ERR_SOURCE_EXISTS')) throw err
+    // We never see an existing secret again, so the demo rotates to one it knows.
+    secret = (await sources.rotate('demo', { by: 'vigil up --demo' })).secret
+  }
+  logger.info({ source: 'demo' }, 'demo traffic started')
+  return startDemoTraffic({ url, source: 'demo', secret, logger })
+}
+
+/** Longest a graceful shutdown may take before the process gives up and exits. */
+const SHUTDOWN_TIMEOUT_MS = 30_000
+
+function installSignalHandlers(handle: VigilHandle): void {
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      handle.logger.warn({ signal }, 'second signal: exiting without finishing shutdown')
+      process.exit(1)
+    }
+    signalled = true
+    handle.logger.info({ signal }, 'signal received')
+    const timer = setTimeout(() => {
+      handle.logger.error('shutdown took too long: exiting')
+      process.exit(1)
+    }, SHUTDOWN_TIMEOUT_MS)
+    timer.unref()
+    handle.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    )
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
