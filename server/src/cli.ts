@@ -1,0 +1,260 @@
+/**
+ * The `vigil` command line (CONTRACT §6).
+ *
+ * Relied on by operators and scripts: with `--json` every command prints exactly one JSON
+ * object on stdout (lists as `{"items": [...]}`), and every error is one line on stderr
+ * (`{"error": {"code", "message"}}` with `--json`) with exit status 2 for usage and
+ * configuration mistakes and 1 for everything else. Secrets and tokens are printed once,
+ * at creation, and never listed.
+ *
+ * Admin commands open the store directly. On the embedded engine only one process may
+ * hold the data dir, so they run while `vigil up` is stopped (or against CLICKHOUSE_URL).
+ */
+import { userInfo } from 'node:os'
+import { Command, CommanderError } from 'commander'
+import {
+  ERRORS,
+  isVigilError,
+  loadConfig,
+  loadMasterKey,
+  maskText,
+  migrate,
+  VigilError,
+  type ErrorBody,
+  type Store,
+  type VigilConfig,
+} from '@vigil/core'
+import { createSourceRegistry, type SourceRegistry } from '@vigil/ingest'
+import { ROLES } from './permissions.js'
+import { openVigilStore, startVigil } from './runtime.js'
+import { createToken, DEFAULT_TOKEN_TTL, listTokens, revokeToken } from './tokens.js'
+
+export interface CliIo {
+  stdout: { write(s: string): unknown }
+  stderr: { write(s: string): unknown }
+  /** Environment for the configuration. @defaultValue `process.env` (read by core's config) */
+  env?: NodeJS.ProcessEnv
+}
+
+/** What a command hands back: printed as JSON with `--json`, as `human` text otherwise. */
+interface Outcome {
+  json: object
+  human: string
+}
+
+/** Errors that are the caller's to fix by changing the command or the configuration. */
+const USAGE_CODES = new Set<string>([ERRORS.VIGIL_ERR_CLI_USAGE.code, ERRORS.VIGIL_ERR_CONFIG_INVALID.code])
+
+export function exitCodeFor(err: VigilError): number {
+  return USAGE_CODES.has(err.code) || err.statusCode === 400 ? 2 : 1
+}
+
+/**
+ * For usage and configuration errors the registry's text ("Invalid configuration") only
+ * repeats the code, so the line shows just what to fix: `vigil: config_invalid: VIGIL_PORT
+ * must be …`. Other errors keep the whole message, whose general part explains.
+ */
+function lineMessage(err: VigilError): string {
+  if (!USAGE_CODES.has(err.code)) return err.message
+  const general = ERRORS[err.errName].message
+  return err.message.startsWith(`${general}: `) ? err.message.slice(general.length + 2) : err.message
+}
+
+function asVigilError(err: unknown): VigilError {
+  if (isVigilError(err)) return err
+  if (err instanceof CommanderError) return new VigilError('VIGIL_ERR_CLI_USAGE', err.message.replace(/^error: /, ''), { cause: err })
+  // A local operator is reading this, so the first line of the cause helps more than it
+  // hides; masked, since a driver's message can quote a URL with its password.
+  const first = maskText((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').slice(0, 200)
+  return new VigilError('VIGIL_ERR_INTERNAL', first || undefined, { cause: err })
+}
+
+function printError(io: CliIo, json: boolean, err: VigilError): void {
+  if (json) {
+    const body: ErrorBody = err.toBody()
+    io.stderr.write(JSON.stringify(body) + '\n')
+  } else {
+    io.stderr.write(`vigil: ${err.code}: ${lineMessage(err).replace(/\s+/g, ' ')}\n`)
+  }
+}
+
+function actor(): string {
+  try {
+    return `cli:${userInfo().username}`
+  } catch {
+    return 'cli'
+  }
+}
+
+/** Runs `fn` with the store and source registry of the data dir, and closes them after. */
+async function withAdmin<T>(config: VigilConfig, fn: (ctx: { store: Store; sources: SourceRegistry }) => Promise<T>): Promise<T> {
+  const store = await openVigilStore(config)
+  let sources: SourceRegistry | undefined
+  try {
+    await migrate(store)
+    sources = createSourceRegistry({ store, masterKey: loadMasterKey(config), config })
+    return await fn({ store, sources })
+  } finally {
+    sources?.close()
+    await store.close()
+  }
+}
+
+const ONCE = 'Store it now: it will not be shown again.'
+
+function table(rows: string[][]): string {
+  if (rows.length <= 1) return '(none)\n'
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+/**
+ * Runs the CLI. Resolves with the exit code, or with undefined for `vigil up`, which keeps
+ * the process alive until a signal.
+ */
+export async function main(argv: readonly string[] = process.argv, io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number | undefined> {
+  const wantsJson = argv.includes('--json')
+  let exitCode: number | undefined = 0
+  const config = (): VigilConfig => (io.env ? loadConfig(io.env) : loadConfig())
+  const emit = (json: boolean, outcome: Outcome) => io.stdout.write(json ? JSON.stringify(outcome.json) + '\n' : outcome.human)
+
+  const program = new Command('vigil')
+    .description('Security monitoring and incident response for trading APIs')
+    .exitOverride()
+    .showSuggestionAfterError(false)
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      // Printed by us, once, in the contract's shape.
+      outputError: () => {},
+    })
+
+  program
+    .command('up')
+    .description('run Vigil in one process (embedded ClickHouse, private Redis unless REDIS_URL is set)')
+    .option('--demo', 'also create source "demo" and send it demo traffic')
+    .option('--json', 'print one JSON object once listening; logs go to stderr')
+    .action(async (opts: { demo?: boolean; json?: boolean }) => {
+      const handle = await startVigil(config(), {
+        demo: opts.demo === true,
+        handleSignals: true,
+        ...(opts.json ? { logDestination: process.stderr } : {}),
+      })
+      emit(opts.json === true, {
+        json: { status: 'up', url: handle.url, pid: process.pid, demo: opts.demo === true },
+        human: `vigil is up on ${handle.url}${opts.demo ? ' with demo traffic from source "demo"' : ''} (Ctrl-C stops it)\n`,
+      })
+      exitCode = undefined
+    })
+
+  const sources = program.command('sources').description('trading APIs allowed to send events')
+  sources
+    .command('add <id>')
+    .description('create a source and print its signing secret once')
+    .option('--json', 'print one JSON object')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const created = await withAdmin(config(), ({ sources: reg }) => reg.add(id, { by: actor() }))
+      emit(opts.json === true, {
+        json: { id: created.id, secret: created.secret },
+        human: `Source "${created.id}" created. Its signing secret:\n\n  ${created.secret}\n\n${ONCE}\n`,
+      })
+    })
+  sources
+    .command('rotate <id>')
+    .description('give a source a new secret; the old one stays valid for the rotation grace period')
+    .option('--json', 'print one JSON object')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const rotated = await withAdmin(config(), ({ sources: reg }) => reg.rotate(id, { by: actor() }))
+      const until = rotated.previous_valid_until ?? null
+      emit(opts.json === true, {
+        json: { id: rotated.id, secret: rotated.secret, previous_valid_until: until },
+        human:
+          `Source "${rotated.id}" rotated. Its new signing secret:\n\n  ${rotated.secret}\n\n${ONCE}\n` +
+          (until ? `The previous secret stays valid until ${until}.\n` : ''),
+      })
+    })
+  sources
+    .command('list')
+    .description('list sources (never their secrets)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const items = await withAdmin(config(), ({ sources: reg }) => reg.list())
+      // Copied field by field: a secret can never ride along, whatever list() returns.
+      const shown = items.map((s) => ({
+        id: s.id,
+        status: s.status,
+        created_at: s.created_at,
+        rotated_at: s.rotated_at,
+        previous_valid_until: s.previous_valid_until,
+      }))
+      emit(opts.json === true, {
+        json: { items: shown },
+        human: table([['ID', 'STATUS', 'CREATED', 'ROTATED'], ...shown.map((s) => [s.id, s.status, s.created_at, s.rotated_at ?? '-'])]),
+      })
+    })
+
+  const tokens = program.command('tokens').description('operator API bearer tokens')
+  tokens
+    .command('create')
+    .description('issue a token and print it once')
+    .requiredOption('--role <role>', `what the token may do: ${ROLES.join(', ')}`)
+    .requiredOption('--name <name>', 'who or what holds it, e.g. "alice laptop"')
+    .option('--ttl <ttl>', 'lifetime: a number and s, m, h or d', DEFAULT_TOKEN_TTL)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { role: string; name: string; ttl: string; json?: boolean }) => {
+      const created = await withAdmin(config(), ({ store }) => createToken(store, { role: opts.role, name: opts.name, ttl: opts.ttl, by: actor() }))
+      emit(opts.json === true, {
+        json: created,
+        human: `Token ${created.id} for "${created.name}" (role ${created.role}, expires ${created.expires_at}):\n\n  ${created.token}\n\n${ONCE}\n`,
+      })
+    })
+  tokens
+    .command('list')
+    .description('list tokens (never the tokens themselves)')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const items = await withAdmin(config(), ({ store }) => listTokens(store))
+      emit(opts.json === true, {
+        json: { items },
+        human: table([
+          ['ID', 'ROLE', 'NAME', 'STATUS', 'EXPIRES'],
+          ...items.map((t) => [t.id, t.role, t.name, t.status, t.expires_at]),
+        ]),
+      })
+    })
+  tokens
+    .command('revoke <id>')
+    .description('revoke a token at once')
+    .option('--json', 'print one JSON object')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const info = await withAdmin(config(), ({ store }) => revokeToken(store, id, { by: actor() }))
+      emit(opts.json === true, {
+        json: { id: info.id, status: info.status, revoked_at: info.revoked_at },
+        human: `Token ${info.id} revoked at ${info.revoked_at}.\n`,
+      })
+    })
+
+  try {
+    await program.parseAsync([...argv])
+    return exitCode
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version are not failures; their text is already out.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
+      // `vigil` or `vigil tokens` alone: commander printed the help to stderr.
+      if (err.code === 'commander.help') return 2
+    }
+    const vigil = asVigilError(err)
+    printError(io, wantsJson, vigil)
+    return exitCodeFor(vigil)
+  }
+}
+
+/** Entry point of `bin/vigil.js`. */
+export async function run(): Promise<void> {
+  const code = await main()
+  if (code === undefined) return
+  // Exit explicitly (the embedded engine can keep the loop alive), but only once stdout
+  // has drained, or a piped JSON answer could be cut short.
+  process.stdout.write('', () => process.exit(code))
+}

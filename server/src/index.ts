@@ -1,0 +1,18 @@
+// Public surface of @vigil/server. Names are listed one by one on purpose: what is not here
+// is internal to the server.
+export { ROLES, PERMISSIONS, OPERATOR_PERMISSIONS, ROUTE_MARKERS, can, isRole, isPermission, permissionsOf } from './permissions.js'
+export type { Role, Permission, OperatorPermission, RouteMarker } from './permissions.js'
+export { createToken, verifyToken, revokeToken, listTokens, parseTtl, DEFAULT_TOKEN_TTL } from './tokens.js'
+export type { Operator, CreatedToken, TokenInfo, TokenStatus, CreateTokenOptions } from './tokens.js'
+export { buildApp } from './app.js'
+export type { AppDeps } from './app.js'
+export type { RouteEntry } from './access-control.js'
+export { createMetricsRegistry } from './metrics-route.js'
+export { checkHealth } from './health-route.js'
+export type { Health } from './health-route.js'
+export { startVigil, openVigilStore } from './runtime.js'
+export type { StartOptions, VigilHandle } from './runtime.js'
+export { startDemoTraffic, demoEvent, demoBatch, postDemoBatch } from './demo-traffic.js'
+export type { DemoTraffic, DemoTrafficOptions } from './demo-traffic.js'
+export { main, run } from './cli.js'
+export type { CliIo } from './cli.js'
