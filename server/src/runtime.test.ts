@@ -1,0 +1,93 @@
+import { describe, it, expect, afterAll } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Writable } from 'node:stream'
+import { loadConfig } from '@vigil/core'
+import { startVigil, type VigilHandle } from './runtime.js'
+import { createToken } from './tokens.js'
+import { demoBatch, demoEvent } from './demo-traffic.js'
+
+const dir = mkdtempSync(path.join(tmpdir(), 'vigil-runtime-'))
+const quiet = new Writable({ write: (_c, _e, done) => done() })
+const config = (port: number) =>
+  loadConfig(
+    { VIGIL_DATA_DIR: dir, VIGIL_PORT: String(port), REDIS_URL: process.env.REDIS_URL as string, VIGIL_LOG_LEVEL: 'warn' },
+    { cwd: dir },
+  )
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('demo events', () => {
+  it('are valid, clean and carry µs RFC 3339 times', () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 500; i++) {
+      const e = demoEvent(Date.now())
+      expect(e.ts).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/)
+      expect(['order.new', 'order.cancel', 'api.request', 'auth.login']).toContain(e.action)
+      expect(e.outcome).toBe('success')
+      seen.add(String(e.api_key_id))
+    }
+    expect(seen.size).toBeGreaterThan(20)
+    expect(demoBatch(3, Date.now()).trim().split('\n')).toHaveLength(3)
+  })
+})
+
+describe('startVigil', () => {
+  let handle: VigilHandle | undefined
+
+  it('fails with listen_failed when the port is taken, and releases what it started', async () => {
+    const blocker: Server = createServer()
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r))
+    const port = (blocker.address() as { port: number }).port
+    try {
+      await expect(startVigil(config(port), { logDestination: quiet })).rejects.toMatchObject({
+        code: 'listen_failed',
+        message: expect.stringContaining(`127.0.0.1:${port}: the address is in use`),
+      })
+    } finally {
+      blocker.close()
+    }
+  })
+
+  it('starts on the same data dir afterwards, ingests demo traffic and lists it', async () => {
+    handle = await startVigil(config(0), { demo: true, logDestination: quiet })
+    expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const { token } = await createToken(handle.store, { role: 'viewer', name: 'runtime test' })
+    let items: Array<Record<string, unknown>> = []
+    for (let i = 0; i < 100 && items.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      const res = await fetch(`${handle.url}/v1/events?limit=5`, { headers: { authorization: `Bearer ${token}` } })
+      expect(res.status).toBe(200)
+      items = ((await res.json()) as { items: Array<Record<string, unknown>> }).items
+    }
+    expect(items.length).toBeGreaterThan(0)
+    expect(items[0]).toMatchObject({ source: 'demo', outcome: 'success', geo: { country: expect.stringMatching(/^[A-Z]{2}$/) } })
+    const health = await fetch(`${handle.url}/v1/health`)
+    expect(await health.json()).toMatchObject({ status: 'ok' })
+  }, 30_000)
+
+  it('closes once, flushing what ingest accepted', async () => {
+    const h = handle!
+    await h.ingest.flush()
+    const before = await h.store.query<{ n: string }>("SELECT count() AS n FROM events FINAL WHERE source = 'demo'")
+    expect(Number(before[0]!.n)).toBeGreaterThan(0)
+    await Promise.all([h.close(), h.close()])
+    await expect(fetch(`${h.url}/v1/health`)).rejects.toThrow()
+  })
+
+  it('reuses the demo source on the next start by rotating it', async () => {
+    const again = await startVigil(config(0), { demo: true, logDestination: quiet })
+    try {
+      const sources = await again.sources.list()
+      expect(sources.filter((s) => s.id === 'demo')).toHaveLength(1)
+      expect(sources.find((s) => s.id === 'demo')?.rotated_at).not.toBeNull()
+    } finally {
+      await again.close()
+    }
+  }, 30_000)
+})
+
