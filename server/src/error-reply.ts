@@ -62,7 +62,8 @@ export function installErrorReplies(app: FastifyInstance): void {
       // The logger masks secrets; the cause (a bug, a store failure) is only ever logged.
       request.log.error({ err: vigil.cause ?? vigil, code: vigil.code }, 'request failed')
     } else {
-      request.log.info({ code: vigil.code }, 'request refused')
+      // The response line (app.ts) already records the status; the code is for debugging.
+      request.log.debug({ code: vigil.code }, 'request refused')
     }
     return sendVigilError(reply, vigil)
   })
