@@ -43,42 +43,45 @@ function body(): string {
   return out
 }
 
-const instance = autocannon({
-  url: `${url}/v1/events`,
-  connections,
-  duration,
-  pipelining: 1,
-  requests: [
-    {
-      method: 'POST',
-      setupRequest: (req) => {
-        const b = body()
-        const t = String(Math.floor(Date.now() / 1000))
-        const sig = createHmac('sha256', secret).update(`${t}.`).update(b).digest('hex')
-        return {
-          ...req,
-          body: b,
-          headers: { 'content-type': 'application/x-ndjson', 'vigil-source': source, 'vigil-timestamp': t, 'vigil-signature': `v1=${sig}` },
-        }
+autocannon(
+  {
+    url: `${url}/v1/events`,
+    connections,
+    duration,
+    pipelining: 1,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (req) => {
+          const b = body()
+          const t = String(Math.floor(Date.now() / 1000))
+          const sig = createHmac('sha256', secret).update(`${t}.`).update(b).digest('hex')
+          return {
+            ...req,
+            body: b,
+            headers: { 'content-type': 'application/x-ndjson', 'vigil-source': source, 'vigil-timestamp': t, 'vigil-signature': `v1=${sig}` },
+          }
+        },
       },
-    },
-  ],
-})
-instance.on('done', (r) => {
-  const ok = r['2xx']
-  process.stdout.write(
-    JSON.stringify({
-      duration: r.duration,
-      requests2xx: ok,
-      non2xx: r.non2xx,
-      errors: r.errors,
-      timeouts: r.timeouts,
-      eventsPerSec: (ok * batch) / r.duration,
-      latencyP50: r.latency.p50,
-      latencyP99: r.latency.p99,
-      latencyMax: r.latency.max,
-      batch,
-      connections,
-    }) + '\n',
-  )
-})
+    ],
+  },
+  (err, r) => {
+    if (err) throw err
+    const ok = r['2xx']
+    process.stdout.write(
+      JSON.stringify({
+        duration: r.duration,
+        requests2xx: ok,
+        non2xx: r.non2xx,
+        errors: r.errors,
+        timeouts: r.timeouts,
+        eventsPerSec: (ok * batch) / r.duration,
+        latencyP50: r.latency.p50,
+        latencyP99: r.latency.p99,
+        latencyMax: r.latency.max,
+        batch,
+        connections,
+      }) + '\n',
+    )
+  },
+)

@@ -67,7 +67,7 @@ async function metric(url: string, token: string, name: string, match: string): 
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-bench-'))
 const port = await freePort()
-const env = { ...process.env, VIGIL_DATA_DIR: dataDir, VIGIL_PORT: String(port), VIGIL_LOG_LEVEL: 'warn' }
+const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_DATA_DIR: dataDir, VIGIL_PORT: String(port), VIGIL_LOG_LEVEL: 'warn' }
 delete env.REDIS_URL
 const url = `http://127.0.0.1:${port}`
 try {
