@@ -19,7 +19,7 @@ export {
 } from './event-schema.js'
 export type { AuditEvent, Enrichment, StoredEvent, EventColumn, Outcome } from './event-schema.js'
 export { openStore, storeUnavailable } from './store.js'
-export type { Store, QueryParams, OpenStoreOptions } from './store.js'
+export type { Store, QueryParams, OpenStoreOptions, RawFormat } from './store.js'
 export { migrate, readMigrations, CORE_MIGRATIONS_DIR } from './migrate.js'
 export type { Migration } from './migrate.js'
 export { signPayload, verifySignature, loadMasterKey, encryptSecret, decryptSecret, generateSecret, hashToken, safeEqual } from './crypto.js'

@@ -12,6 +12,12 @@ import type { VigilConfig } from './config.js'
 import { VigilError } from './errors.js'
 
 export type QueryParams = Record<string, unknown>
+export type RawFormat = 'JSONEachRow' | 'JSONCompactEachRow'
+
+/** What the chDB connection adds to the client (see chdb/connection's `.chdb` extension). */
+interface ChdbRawInsert {
+  rawInsert(p: { table: string; values: Buffer; format: RawFormat; columns: readonly string[]; settings?: Record<string, string | number> }): Promise<unknown>
+}
 
 export interface Store {
   readonly kind: 'embedded' | 'server'
@@ -23,6 +29,12 @@ export interface Store {
   command(sql: string, params?: QueryParams, settings?: ClickHouseSettings): Promise<void>
   /** Inserts rows already serialised as JSONEachRow lines (each ending in "\n"). */
   insertNdjson(table: string, columns: readonly string[], body: string, settings?: ClickHouseSettings): Promise<void>
+  /**
+   * Inserts rows already serialised in `format`, one per line. The hot path of ingest: on
+   * embedded chDB the bytes go to the engine's parser without being copied into a query
+   * string (measured 2.5x faster than an inline INSERT on 10k wide rows).
+   */
+  insertRaw(table: string, columns: readonly string[], body: Buffer, opts: { format: RawFormat; settings?: Record<string, string | number> }): Promise<void>
   /** True when ClickHouse answers. */
   ping(): Promise<boolean>
   close(): Promise<void>
@@ -62,11 +74,12 @@ export async function openStore(config: VigilConfig, opts: OpenStoreOptions = {}
     // TypeScript sees as distinct from @clickhouse/client's; the shapes are the same.
     const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
     client = createClient({ connection, clickhouse_settings: settings })
+    return makeStore(kind, client, (connection as unknown as { chdb: ChdbRawInsert }).chdb)
   }
-  return makeStore(kind, client)
+  return makeStore(kind, client, undefined)
 }
 
-function makeStore(kind: Store['kind'], client: ClickHouseClient): Store {
+function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawInsert | undefined): Store {
   return {
     kind,
     client,
@@ -91,6 +104,21 @@ function makeStore(kind: Store['kind'], client: ClickHouseClient): Store {
         query: `INSERT INTO ${table} (${cols}) FORMAT JSONEachRow`,
         values: body as unknown as never,
         ...(settings ? { clickhouse_settings: settings } : {}),
+      })
+      res.stream.resume()
+    },
+    async insertRaw(table, columns, body, opts) {
+      if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`)
+      if (body.length === 0) return
+      if (chdb) {
+        await chdb.rawInsert({ table, values: body, format: opts.format, columns, ...(opts.settings ? { settings: opts.settings } : {}) })
+        return
+      }
+      const cols = columns.map((c) => `\`${c}\``).join(', ')
+      const res = await client.exec({
+        query: `INSERT INTO ${table} (${cols}) FORMAT ${opts.format}`,
+        values: body.toString('utf8') as unknown as never,
+        ...(opts.settings ? { clickhouse_settings: opts.settings } : {}),
       })
       res.stream.resume()
     },

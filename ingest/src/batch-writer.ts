@@ -11,7 +11,7 @@
  * drains it oldest first, so storage sees batches in the order they were accepted and only
  * one insert runs at a time.
  */
-import type { Store } from '@vigil/core'
+import type { RawFormat, Store } from '@vigil/core'
 import { VigilError } from '@vigil/core'
 import type { Logger } from 'pino'
 import { Spool, type SpoolEntry } from './spool.js'
@@ -28,6 +28,7 @@ export interface BatchWriterOptions {
   logger: Logger
   table: string
   columns: readonly string[]
+  format: RawFormat
   flushRows: number
   flushMs: number
   spoolMaxBytes: number
@@ -51,8 +52,7 @@ interface Batch {
 const INSERT_SETTINGS = {
   // A backfill may span many days; warn instead of refusing the insert.
   throw_on_max_partitions_per_insert_block: 0,
-  date_time_input_format: 'best_effort',
-} as const
+}
 
 const emptyBatch = (): Batch => ({ chunks: [], rows: 0, bytes: 0, waiters: [] })
 
@@ -156,7 +156,7 @@ export class BatchWriter {
       return
     }
     try {
-      await this.#o.spool.append(body)
+      await this.#o.spool.append(this.#spoolHeader() + body)
     } catch (cause) {
       this.#o.logger.error({ error: firstLine(cause) }, 'spool write failed')
       const err = new VigilError('VIGIL_ERR_INGEST_UNAVAILABLE', undefined, { headers: { 'Retry-After': '10' }, cause })
@@ -170,7 +170,12 @@ export class BatchWriter {
   }
 
   #insert(body: string): Promise<void> {
-    return this.#o.store.insertNdjson(this.#o.table, this.#o.columns, body, INSERT_SETTINGS)
+    return this.#o.store.insertRaw(this.#o.table, this.#o.columns, Buffer.from(body), { format: this.#o.format, settings: INSERT_SETTINGS })
+  }
+
+  /** Spool files start with a header naming their format and columns, so a later version with other columns still replays them. */
+  #spoolHeader(): string {
+    return JSON.stringify({ format: this.#o.format, columns: this.#o.columns }) + '\n'
   }
 
   #scheduleReplay(delayMs: number): void {
@@ -192,7 +197,15 @@ export class BatchWriter {
       let body: string
       try {
         body = await this.#o.spool.read(entry)
-        await this.#insert(body)
+        const nl = body.indexOf('\n')
+        const header = parseHeader(body.slice(0, nl))
+        if (!header) {
+          const to = await this.#o.spool.bury(entry)
+          this.#o.metrics?.buried(1)
+          this.#o.logger.error({ file: to }, 'spooled batch has no readable header; moved to the dead-letter folder')
+          continue
+        }
+        await this.#o.store.insertRaw(this.#o.table, header.columns, Buffer.from(body.slice(nl + 1)), { format: header.format, settings: INSERT_SETTINGS })
       } catch (err) {
         this.#lastError = firstLine(err)
         // ClickHouse refusing the data of this one batch: after a few tries set it aside, or
@@ -228,6 +241,17 @@ export class BatchWriter {
 // CANNOT_CONVERT_TYPE 70, CANNOT_PARSE_NUMBER 72, INCORRECT_DATA 117, CANNOT_READ_ARRAY_FROM_TEXT 130,
 // TOO_LARGE_STRING_SIZE 131, CANNOT_PARSE_IPV4 675, CANNOT_PARSE_IPV6 676.
 const DATA_ERRORS = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130, 131, 675, 676])
+
+function parseHeader(line: string): { format: RawFormat; columns: string[] } | undefined {
+  try {
+    const h = JSON.parse(line) as { format?: unknown; columns?: unknown }
+    const formatOk = h.format === 'JSONEachRow' || h.format === 'JSONCompactEachRow'
+    const columnsOk = Array.isArray(h.columns) && h.columns.every((c) => typeof c === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(c))
+    return formatOk && columnsOk ? (h as { format: RawFormat; columns: string[] }) : undefined
+  } catch {
+    return undefined
+  }
+}
 
 function isDataError(err: unknown): boolean {
   const code = Number((err as { code?: unknown; clickhouseCode?: unknown } | undefined)?.code)

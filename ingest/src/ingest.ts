@@ -15,7 +15,7 @@ import { IdempotencyCache } from './idempotency.js'
 import { ReplayCache } from './replay-cache.js'
 import { SourceRateLimiter } from './rate-limit.js'
 import { createGeoLookup } from './geo.js'
-import { ROW_COLUMNS } from './normalize.js'
+import { ROW_COLUMNS, ROW_FORMAT } from './normalize.js'
 import { ingestRoutes, type IngestCounters } from './routes.js'
 
 export interface IngestDeps {
@@ -87,6 +87,7 @@ export async function createIngest(deps: IngestDeps): Promise<Ingest> {
     logger,
     table: 'events',
     columns: ROW_COLUMNS,
+    format: ROW_FORMAT,
     flushRows: config.ingest.flushRows,
     flushMs: config.ingest.flushMs,
     spoolMaxBytes: config.ingest.spoolMaxBytes,

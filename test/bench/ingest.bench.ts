@@ -73,16 +73,21 @@ const url = `http://127.0.0.1:${port}`
 try {
   const { secret } = runJson(process.execPath, [vigil, 'sources', 'add', 'bench', '--json'], env) as { secret: string }
   const { token } = runJson(process.execPath, [vigil, 'tokens', 'create', '--role', 'admin', '--name', 'bench', '--json'], env) as { token: string }
-  const up = spawn(process.execPath, [vigil, 'up'], { env, cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
+  // BENCH_PROFILE=<dir>: a V8 CPU profile of `vigil up` for finding where the time goes.
+  const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
+  const up = spawn(process.execPath, [...prof, vigil, 'up'], { env, cwd: root, stdio: ['ignore', 'inherit', 'inherit'] })
   await waitHealthy(url, up)
 
   const load = (d: number) =>
     runJson(process.execPath, ['--import', 'tsx', path.join(root, 'test/bench/ingest-load.ts'), url, 'bench', secret, String(d), String(connections), '1000'], env)
   console.log('bench ingest: warm-up 3 s')
   load(3)
+  // Requests still in flight when autocannon stopped finish now; let them land first.
+  await new Promise((r) => setTimeout(r, 2000))
   const before = await metric(url, token, 'vigil_ingest_events_total', 'result="accepted"')
   console.log(`bench ingest: measuring ${duration} s with ${connections} connections`)
   const r = load(duration) as { eventsPerSec: number; latencyP50: number; latencyP99: number; latencyMax: number; requests2xx: number; non2xx: number; errors: number }
+  await new Promise((r) => setTimeout(r, 2000))
   const after = await metric(url, token, 'vigil_ingest_events_total', 'result="accepted"')
   const acceptedByVigil = after - before
   up.kill('SIGTERM')
@@ -124,14 +129,16 @@ with its private Redis. Every answer is a 202 given only once the batch is in Cl
 | sustained events/s end to end | ${result.eventsPerSec.toLocaleString('en-US')} |
 | request latency p50 / p99 / max (1,000-event batch) | ${result.p50ms} ms / ${result.p99ms} ms / ${result.maxms} ms |
 | non-2xx answers, socket errors | ${result.non2xx}, ${result.errors} |
-| events counted accepted by Vigil (metrics) / expected from 202s | ${result.acceptedByVigil.toLocaleString('en-US')} / ${result.acceptedExpected.toLocaleString('en-US')} |
+| events counted accepted by Vigil (metrics) / from 202s seen by autocannon (in-flight at the deadline excluded) | ${result.acceptedByVigil.toLocaleString('en-US')} / ${result.acceptedExpected.toLocaleString('en-US')} |
 | direct insert of the same rows into chDB (10k-row batches), rows/s | ${result.ceilingRowsPerSec.toLocaleString('en-US')} |
 | end to end as a share of the direct-insert ceiling | ${Math.round(result.shareOfCeiling * 100)} % |
 
 Targets (issue 2): ≥ 100,000 events/s end to end and ≥ 50 % of the ceiling. The load generator
 shares the machine's two cores with Vigil and chDB, so the end-to-end figure is a lower bound.`,
   )
-  if (result.acceptedByVigil !== result.acceptedExpected) {
+  // autocannon counts only answers it saw before its deadline; Vigil also accepts the
+  // requests in flight then (at most one per connection).
+  if (result.acceptedByVigil < result.acceptedExpected || result.acceptedByVigil > result.acceptedExpected + connections * 1000) {
     console.error('bench ingest: accepted count does not match the 202s')
     process.exitCode = 1
   }
