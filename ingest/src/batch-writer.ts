@@ -43,7 +43,7 @@ interface Waiter {
 }
 
 interface Batch {
-  chunks: string[]
+  chunks: Buffer[]
   rows: number
   bytes: number
   waiters: Waiter[]
@@ -81,10 +81,10 @@ export class BatchWriter {
   }
 
   /**
-   * Queues rows (JSONEachRow lines, each ending in "\n") and resolves once they are durable.
+   * Queues rows (lines in the writer's format, each ending in "\n") and resolves once they are durable.
    * Rejects with `unavailable` when ClickHouse is down and the spool is full.
    */
-  write(body: string, rows: number): Promise<void> {
+  write(body: Buffer, rows: number): Promise<void> {
     if (this.#closed) return Promise.reject(new VigilError('VIGIL_ERR_INGEST_UNAVAILABLE', 'shutting down', { headers: { 'Retry-After': '5' } }))
     if (rows === 0) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
@@ -132,7 +132,8 @@ export class BatchWriter {
   }
 
   async #flushBatch(batch: Batch): Promise<void> {
-    const body = batch.chunks.length === 1 ? (batch.chunks[0] as string) : batch.chunks.join('')
+    // Buffers, not strings: concatenating them is a copy, where joining big strings flattens ropes and re-encodes.
+    const body = batch.chunks.length === 1 ? (batch.chunks[0] as Buffer) : Buffer.concat(batch.chunks, batch.bytes)
     const started = performance.now()
     if (this.#o.spool.length === 0) {
       try {
@@ -149,14 +150,14 @@ export class BatchWriter {
     await this.#toSpool(batch, body, started)
   }
 
-  async #toSpool(batch: Batch, body: string, started: number): Promise<void> {
+  async #toSpool(batch: Batch, body: Buffer, started: number): Promise<void> {
     if (this.#o.spool.bytes + body.length > this.#o.spoolMaxBytes) {
       const err = new VigilError('VIGIL_ERR_INGEST_UNAVAILABLE', undefined, { headers: { 'Retry-After': '10' } })
       for (const w of batch.waiters) w.reject(err)
       return
     }
     try {
-      await this.#o.spool.append(this.#spoolHeader() + body)
+      await this.#o.spool.append(Buffer.concat([Buffer.from(this.#spoolHeader()), body]))
     } catch (cause) {
       this.#o.logger.error({ error: firstLine(cause) }, 'spool write failed')
       const err = new VigilError('VIGIL_ERR_INGEST_UNAVAILABLE', undefined, { headers: { 'Retry-After': '10' }, cause })
@@ -169,8 +170,8 @@ export class BatchWriter {
     this.#scheduleReplay(this.#replayDelayMs)
   }
 
-  #insert(body: string): Promise<void> {
-    return this.#o.store.insertRaw(this.#o.table, this.#o.columns, Buffer.from(body), { format: this.#o.format, settings: INSERT_SETTINGS })
+  #insert(body: Buffer): Promise<void> {
+    return this.#o.store.insertRaw(this.#o.table, this.#o.columns, body, { format: this.#o.format, settings: INSERT_SETTINGS })
   }
 
   /** Spool files start with a header naming their format and columns, so a later version with other columns still replays them. */

@@ -52,11 +52,21 @@ function formatAjvError(e: ErrorObject | undefined): string {
 }
 
 /** Epoch milliseconds (fractional) of an RFC 3339 UTC timestamp, or NaN when it is not a real instant. */
+// Events of one batch mostly share their second: remember the last one parsed.
+let lastBase = ''
+let lastBaseMs = NaN
+
 export function parseTs(ts: string): number {
   const base = ts.slice(0, 19)
-  const ms = Date.parse(base + 'Z')
-  // Date.parse rolls Feb 30 over to Mar 2 and 24:00 to the next day; a round trip catches it.
-  if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== base) return NaN
+  let ms: number
+  if (base === lastBase) ms = lastBaseMs
+  else {
+    ms = Date.parse(base + 'Z')
+    // Date.parse rolls Feb 30 over to Mar 2 and 24:00 to the next day; a round trip catches it.
+    if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== base) return NaN
+    lastBase = base
+    lastBaseMs = ms
+  }
   const frac = ts.length > 20 ? ts.slice(20, -1) : ''
   return frac ? ms + Number(frac) / 10 ** (frac.length - 3) : ms
 }

@@ -225,7 +225,7 @@ export function ingestRoutes(deps: RouteDeps): FastifyPluginAsync {
     }
 
     // 5. durable, then answered
-    if (keep.length > 0) await writer.write(keep.join(''), keep.length)
+    if (keep.length > 0) await writer.write(Buffer.from(keep.join('')), keep.length)
     await idempotency.remember(source, newIds)
     deps.counters?.accepted(source, keep.length)
     deps.counters?.duplicates(source, duplicates)

@@ -57,7 +57,7 @@ export class Spool {
   }
 
   /** Durably appends one batch. Resolves only after the data and its name are on disk. */
-  async append(body: string): Promise<SpoolEntry> {
+  async append(body: Buffer): Promise<SpoolEntry> {
     const seq = this.#nextSeq++
     const name = `${String(seq).padStart(16, '0')}.ndjson`
     const final = path.join(this.dir, name)
@@ -71,7 +71,7 @@ export class Spool {
     }
     await rename(tmp, final)
     await fsyncDir(this.dir)
-    const entry = { file: final, seq, bytes: Buffer.byteLength(body) }
+    const entry = { file: final, seq, bytes: body.length }
     this.#entries.push(entry)
     this.#bytes += entry.bytes
     return entry

@@ -5,9 +5,12 @@ interface Node { id: number; callFrame: { functionName: string; url: string; lin
 const file = process.argv[2]
 if (!file) throw new Error('usage: profile-top <file.cpuprofile>')
 const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] }
-const total = p.samples.length
+// Shares of busy time: idle samples (waiting on I/O or chDB) are left out.
+const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id))
+const total = p.samples.filter((id) => !idle.has(id)).length
 const byFn = new Map<string, number>()
 for (const n of p.nodes) {
+  if (idle.has(n.id)) continue
   const f = n.callFrame
   const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '~/').replace(/^file:\/\/.*\/work\/main\//, '')}:${f.lineNumber + 1}`
   byFn.set(key, (byFn.get(key) ?? 0) + (n.hitCount ?? 0))
