@@ -1,0 +1,311 @@
+/**
+ * Alerts (CONTRACT §4): stored as an append-only log of changes in `alert_changes`, the
+ * current alert being its highest version.
+ *
+ * - A finding for a (rule, entity) that already has an open alert whose last_seen is within
+ *   the rule's suppression period updates that alert (count, last_seen) instead of opening
+ *   another. A finding whose newest event is not newer than the alert's last_seen is the same
+ *   evidence seen again (a retried tick, a restart re-reading its overlap) and changes nothing.
+ * - A new alert's id is derived from (rule, entity, window start), so two detector processes
+ *   computing the same finding write the same id: never two alerts for one thing.
+ * - Status changes (acknowledged, resolved, false_positive) carry a note and who made them,
+ *   and stay in the log as the alert's history.
+ */
+import { createHash } from 'node:crypto'
+import type { Store } from '@vigil/core'
+import { VigilError } from '@vigil/core'
+import type { EntityType, Finding, Severity } from './detector.js'
+
+export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved', 'false_positive'] as const
+export type AlertStatus = (typeof ALERT_STATUSES)[number]
+export const SETTABLE_STATUSES = ['acknowledged', 'resolved', 'false_positive'] as const
+
+/** An alert as the operator API shows it (CONTRACT §4). */
+export interface Alert {
+  id: string
+  rule: string
+  severity: Severity
+  score: number
+  status: AlertStatus
+  entity: { type: EntityType; id: string }
+  api_key_id: string | null
+  account_id: string | null
+  client_ip: string | null
+  first_seen: string
+  last_seen: string
+  count: number
+  summary: string
+  evidence: Record<string, unknown>
+  incident_id: string | null
+  /** When Vigil stored the alert; with the event's arrival time this is the detection latency. */
+  detected_at: string
+  event_received_at: string | null
+}
+
+export interface AlertChange {
+  version: number
+  change: 'open' | 'repeat' | 'status'
+  status: AlertStatus
+  count: number
+  last_seen: string
+  note: string
+  changed_by: string
+  changed_at: string
+}
+
+interface Row {
+  id: string
+  version: string
+  change: string
+  rule: string
+  severity: string
+  score: number
+  status: string
+  entity_type: string
+  entity_id: string
+  api_key_id: string
+  account_id: string
+  client_ip: string
+  first_seen: string
+  last_seen: string
+  count: string
+  summary: string
+  evidence: string
+  incident_id: string
+  note: string
+  changed_by: string
+  changed_at: string
+  detected_at: string
+  event_received_at: string
+}
+
+const COLUMNS = [
+  'id', 'version', 'change', 'rule', 'severity', 'score', 'status', 'entity_type', 'entity_id', 'api_key_id', 'account_id',
+  'client_ip', 'first_seen', 'last_seen', 'count', 'summary', 'evidence', 'incident_id', 'note', 'changed_by', 'detected_at',
+  'event_received_at',
+] as const
+
+// Every column's latest value; toString keeps times exact and 64-bit counts safe (times
+// come out as 'YYYY-MM-DD hh:mm:ss.ffffff', which also sorts and compares as text). The
+// aliases reuse the column names, so queries add PREFER (below): inside the aggregates a
+// name must mean the column, not the alias.
+const CURRENT = `
+SELECT id,
+  toString(max(version)) AS version,
+  argMax(change, version) AS change, argMax(rule, version) AS rule, argMax(severity, version) AS severity,
+  argMax(score, version) AS score, argMax(status, version) AS status, argMax(entity_type, version) AS entity_type,
+  argMax(entity_id, version) AS entity_id, argMax(api_key_id, version) AS api_key_id, argMax(account_id, version) AS account_id,
+  argMax(client_ip, version) AS client_ip, toString(argMax(first_seen, version)) AS first_seen,
+  toString(argMax(last_seen, version)) AS last_seen, toString(argMax(count, version)) AS count,
+  argMax(summary, version) AS summary, argMax(evidence, version) AS evidence, argMax(incident_id, version) AS incident_id,
+  argMax(note, version) AS note, argMax(changed_by, version) AS changed_by, toString(argMax(changed_at, version)) AS changed_at,
+  toString(min(detected_at)) AS detected_at, toString(argMin(event_received_at, version)) AS event_received_at
+FROM alert_changes`
+const PREFER = ' SETTINGS prefer_column_name_to_alias = 1'
+
+/** ClickHouse `2026-11-24 09:30:00.123456` → RFC 3339 UTC. */
+export function chToIso(t: string): string {
+  return t.replace(' ', 'T').replace(/\.?0*$/, (m) => (m.startsWith('.') ? '' : m)) + 'Z'
+}
+const msToCh = (ms: number) => new Date(Math.floor(ms)).toISOString().replace('T', ' ').replace('Z', '') + String(Math.round((ms % 1) * 1000)).padStart(3, '0')
+const chToMs = (t: string) => {
+  const [base, frac = ''] = t.split('.')
+  return Date.parse(`${(base as string).replace(' ', 'T')}Z`) + (frac ? Number(frac.padEnd(6, '0').slice(0, 6)) / 1000 : 0)
+}
+
+export function alertId(rule: string, entity: { type: string; id: string }, windowStartMs: number): string {
+  const h = createHash('sha256').update(`${rule}\u0000${entity.type}\u0000${entity.id}\u0000${Math.floor(windowStartMs)}`).digest('hex')
+  return `al_${h.slice(0, 24)}`
+}
+
+function toAlert(r: Row): Alert {
+  let evidence: Record<string, unknown> = {}
+  try {
+    evidence = JSON.parse(r.evidence) as Record<string, unknown>
+  } catch {
+    // a row written by hand; show it without evidence rather than fail the list
+  }
+  return {
+    id: r.id,
+    rule: r.rule,
+    severity: r.severity as Severity,
+    score: r.score,
+    status: r.status as AlertStatus,
+    entity: { type: r.entity_type as EntityType, id: r.entity_id },
+    api_key_id: r.api_key_id || null,
+    account_id: r.account_id || null,
+    client_ip: r.client_ip || null,
+    first_seen: chToIso(r.first_seen),
+    last_seen: chToIso(r.last_seen),
+    count: Number(r.count),
+    summary: r.summary,
+    evidence,
+    incident_id: r.incident_id || null,
+    detected_at: chToIso(r.detected_at),
+    event_received_at: r.event_received_at && !r.event_received_at.startsWith('1970-01-01') ? chToIso(r.event_received_at) : null,
+  }
+}
+
+export interface UpsertResult {
+  alert: Alert
+  /** 'created': a new alert (hand it to response); 'repeated': count/last_seen raised; 'unchanged': already known. */
+  outcome: 'created' | 'repeated' | 'unchanged'
+}
+
+export interface AlertListFilter {
+  rule?: string
+  severity?: string
+  status?: string
+  api_key_id?: string
+  account_id?: string
+  fromMs?: number
+  toMs?: number
+  /** Keyset: strictly older than this (first_seen, id). */
+  before?: { firstSeen: string; id: string }
+  limit: number
+}
+
+export class AlertStore {
+  readonly #store: Store
+
+  constructor(store: Store) {
+    this.#store = store
+  }
+
+  async #insert(row: Record<(typeof COLUMNS)[number], unknown>): Promise<void> {
+    await this.#store.insertNdjson('alert_changes', COLUMNS, JSON.stringify(row) + '\n')
+  }
+
+  async get(id: string): Promise<Alert | undefined> {
+    const rows = await this.#store.query<Row>(`${CURRENT} WHERE id = {id:String} GROUP BY id${PREFER}`, { id })
+    return rows[0] ? toAlert(rows[0]) : undefined
+  }
+
+  async history(id: string): Promise<AlertChange[]> {
+    const rows = await this.#store.query<Row>(
+      `SELECT toString(version) AS version, change, status, toString(count) AS count, toString(last_seen) AS last_seen, note, changed_by,
+        toString(changed_at) AS changed_at FROM alert_changes WHERE id = {id:String} ORDER BY version`,
+      { id },
+    )
+    return rows.map((r) => ({
+      version: Number(r.version),
+      change: r.change as AlertChange['change'],
+      status: r.status as AlertStatus,
+      count: Number(r.count),
+      last_seen: chToIso(r.last_seen),
+      note: r.note,
+      changed_by: r.changed_by,
+      changed_at: chToIso(r.changed_at),
+    }))
+  }
+
+  /** The open (or acknowledged) alert of a rule on an entity whose last_seen is after `sinceMs`. */
+  async #openFor(rule: string, entity: { type: string; id: string }, sinceMs: number): Promise<Row | undefined> {
+    const rows = await this.#store.query<Row>(
+      `SELECT * FROM (${CURRENT} WHERE rule = {rule:String} AND entity_type = {et:String} AND entity_id = {eid:String} GROUP BY id)
+       WHERE status IN ('open', 'acknowledged') AND last_seen >= {since:String}
+       ORDER BY last_seen DESC LIMIT 1${PREFER}`,
+      { rule, et: entity.type, eid: entity.id, since: msToCh(sinceMs) },
+    )
+    return rows[0]
+  }
+
+  /** Records a finding: a new alert, a repeat of an open one, or nothing new. */
+  async upsert(f: Finding, suppressionMs: number): Promise<UpsertResult> {
+    const existing = (await this.#openFor(f.rule, f.entity, f.firstSeenMs - suppressionMs)) ?? (await this.#byId(alertId(f.rule, f.entity, f.windowStartMs)))
+    if (existing) {
+      const lastMs = chToMs(existing.last_seen)
+      if (f.lastSeenMs <= lastMs) return { alert: toAlert(existing), outcome: 'unchanged' }
+      await this.#insert({
+        ...existing,
+        version: Number(existing.version) + 1,
+        change: 'repeat',
+        count: Number(existing.count) + f.count,
+        last_seen: msToCh(f.lastSeenMs),
+        score: Math.max(existing.score, f.score),
+        note: '',
+        changed_by: 'detector',
+        first_seen: existing.first_seen,
+        detected_at: existing.detected_at,
+        event_received_at: existing.event_received_at,
+      })
+      return { alert: toAlert((await this.#byId(existing.id)) as Row), outcome: 'repeated' }
+    }
+    const id = alertId(f.rule, f.entity, f.windowStartMs)
+    await this.#insert({
+      id,
+      version: 1,
+      change: 'open',
+      rule: f.rule,
+      severity: f.severity,
+      score: Math.round(f.score * 100) / 100,
+      status: 'open',
+      entity_type: f.entity.type,
+      entity_id: f.entity.id,
+      api_key_id: f.api_key_id ?? '',
+      account_id: f.account_id ?? '',
+      client_ip: f.client_ip ?? '',
+      first_seen: msToCh(f.firstSeenMs),
+      last_seen: msToCh(f.lastSeenMs),
+      count: f.count,
+      summary: f.summary,
+      evidence: JSON.stringify(f.evidence),
+      incident_id: '',
+      note: '',
+      changed_by: 'detector',
+      detected_at: msToCh(Date.now()),
+      event_received_at: f.eventReceivedAt ? f.eventReceivedAt.replace('T', ' ').replace('Z', '') : '1970-01-01 00:00:00',
+    })
+    return { alert: toAlert((await this.#byId(id)) as Row), outcome: 'created' }
+  }
+
+  async #byId(id: string): Promise<Row | undefined> {
+    return (await this.#store.query<Row>(`${CURRENT} WHERE id = {id:String} GROUP BY id${PREFER}`, { id }))[0]
+  }
+
+  /** Sets a status with a note; throws not_found for an unknown id, bad_request for a bad status. */
+  async setStatus(id: string, status: string, note: string, by: string): Promise<Alert> {
+    if (!(SETTABLE_STATUSES as readonly string[]).includes(status)) {
+      throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `status must be one of ${SETTABLE_STATUSES.join(', ')}`)
+    }
+    if (note.length > 4000) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'note is longer than 4000 characters')
+    const cur = await this.#byId(id)
+    if (!cur) throw new VigilError('VIGIL_ERR_API_NOT_FOUND', 'alert')
+    await this.#insert({ ...cur, version: Number(cur.version) + 1, change: 'status', status, note, changed_by: by })
+    return toAlert((await this.#byId(id)) as Row)
+  }
+
+  async list(f: AlertListFilter): Promise<Alert[]> {
+    const where: string[] = []
+    const params: Record<string, unknown> = { limit: f.limit }
+    const eq = (col: string, v: string | undefined) => {
+      if (v === undefined) return
+      where.push(`${col} = {${col}:String}`)
+      params[col] = v
+    }
+    eq('rule', f.rule)
+    eq('severity', f.severity)
+    eq('status', f.status)
+    eq('api_key_id', f.api_key_id)
+    eq('account_id', f.account_id)
+    if (f.fromMs !== undefined) {
+      where.push(`first_seen >= {from:String}`)
+      params.from = msToCh(f.fromMs)
+    }
+    if (f.toMs !== undefined) {
+      where.push(`first_seen < {to:String}`)
+      params.to = msToCh(f.toMs)
+    }
+    if (f.before) {
+      where.push(`(first_seen, id) < ({bf:String}, {bid:String})`)
+      params.bf = f.before.firstSeen
+      params.bid = f.before.id
+    }
+    const rows = await this.#store.query<Row>(
+      `SELECT * FROM (${CURRENT} GROUP BY id) ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY first_seen DESC, id DESC LIMIT {limit:UInt32}${PREFER}`,
+      params,
+    )
+    return rows.map(toAlert)
+  }
+}

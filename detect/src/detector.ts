@@ -1,0 +1,98 @@
+/**
+ * The Detector interface: one per rule of CONTRACT §5, all driven by the same engine.
+ *
+ * In the contract (relied on by the engine, backtests and the conformance test):
+ * - `detect` receives the events that ARRIVED since the last call (arrival order, any event
+ *   time — late history included) and returns findings. It may read storage (rollups,
+ *   history) but never writes it: the engine owns alerts.
+ * - Same stored data and same events in → same findings out. A finding's `windowStartMs` is
+ *   derived from event times only, never from the clock, so two engines (or a retry) make
+ *   the same alert id.
+ * - Every threshold comes from `rule.params`; nothing that decides firing is a constant in code.
+ * Out of the contract: how a detector reads storage, and its internal state (none is kept
+ * between calls; a restart must not change what fires).
+ */
+import type { Store } from '@vigil/core'
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical'
+export type EntityType = 'api_key' | 'user' | 'ip' | 'net' | 'account' | 'source'
+
+/** What the engine needs of a rule; the rule file (rules/detections) carries more. */
+export interface EngineRule {
+  id: string
+  severity: Severity
+  entity: EntityType
+  enabled: boolean
+  windowMs: number
+  latenessMs: number
+  suppressionMs: number
+  params: Record<string, unknown>
+  allowlist?: {
+    ips?: readonly string[]
+    api_keys?: readonly string[]
+    accounts?: readonly string[]
+    countries?: readonly string[]
+    sources?: readonly string[]
+  }
+}
+
+/** One event as the detectors see it (a row of detect_stream). */
+export interface StreamEvent {
+  receivedAt: string
+  /** Epoch ms of the event time, fractional. */
+  tsMs: number
+  ts: string
+  source: string
+  id: string
+  action: string
+  outcome: string
+  reason: string
+  api_key_id: string
+  account_id: string
+  user_id: string
+  /** '' when absent; IPv4 shown dotted. */
+  client_ip: string
+  http_path: string
+  attrs: Record<string, string>
+  order_qty: number | null
+  order_notional: number | null
+  order_symbol: string
+  geo_country: string
+  geo_city: string
+  geo_lat: number | null
+  geo_lon: number | null
+  clock_skew_ms: number
+}
+
+export interface Finding {
+  rule: string
+  severity: Severity
+  /** 0-100: how far past the threshold. */
+  score: number
+  entity: { type: EntityType; id: string }
+  api_key_id?: string
+  account_id?: string
+  client_ip?: string
+  /** Event time of the first and last event that made the finding. */
+  firstSeenMs: number
+  lastSeenMs: number
+  /** Start of the event-time window that fired; part of the alert id. */
+  windowStartMs: number
+  /** How many events (or windows) the finding covers. */
+  count: number
+  summary: string
+  /** The numbers that fired: value, baseline, threshold, score, sample event ids, … */
+  evidence: { value?: number; baseline?: number; threshold?: number; z?: number; sample_event_ids: string[]; [k: string]: unknown }
+  /** Arrival time of the newest event behind the finding, for event-to-alert latency. */
+  eventReceivedAt?: string
+}
+
+export interface DetectorContext {
+  store: Store
+  rule: EngineRule
+}
+
+export interface Detector {
+  readonly ruleId: string
+  detect(events: readonly StreamEvent[], ctx: DetectorContext): Promise<Finding[]>
+}

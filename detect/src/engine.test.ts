@@ -1,0 +1,140 @@
+import { describe, it, expect, beforeEach, afterEach } from 'vitest'
+import { pino } from 'pino'
+import { DetectionEngine } from './engine.js'
+import type { Detector, EngineRule, Finding } from './detector.js'
+import { startDetectHarness, storeEvents, type DetectHarness } from './test-support.js'
+
+/**
+ * An engine test detector: fires once per api key that shows `action: test.trigger`, with
+ * the window starting at the trigger's event time. Real detectors are tested with their
+ * rule fixtures; this one isolates the engine's own guarantees.
+ */
+const triggerDetector: Detector = {
+  ruleId: 'test.trigger',
+  async detect(events) {
+    const out: Finding[] = []
+    for (const e of events) {
+      if (e.action !== 'test.trigger') continue
+      out.push({
+        rule: 'test.trigger',
+        severity: 'high',
+        score: 50,
+        entity: { type: 'api_key', id: e.api_key_id },
+        api_key_id: e.api_key_id,
+        firstSeenMs: e.tsMs,
+        lastSeenMs: e.tsMs,
+        windowStartMs: e.tsMs,
+        count: 1,
+        summary: `trigger on ${e.api_key_id}`,
+        evidence: { sample_event_ids: [e.id] },
+        eventReceivedAt: e.receivedAt,
+      })
+    }
+    return out
+  },
+}
+
+const rule: EngineRule = { id: 'test.trigger', severity: 'high', entity: 'api_key', enabled: true, windowMs: 60_000, latenessMs: 5_000, suppressionMs: 600_000, params: {} }
+const logger = pino({ level: 'silent' })
+
+let h: DetectHarness
+beforeEach(async () => {
+  h = await startDetectHarness()
+})
+afterEach(async () => {
+  await h.close()
+})
+
+const ev = (i: number, over: Record<string, unknown> = {}) => ({
+  id: `e${i}`,
+  ts: new Date(Date.UTC(2026, 10, 26, 9, 30, 0, i)).toISOString(),
+  action: 'api.request',
+  outcome: 'success',
+  api_key_id: `k${i % 3}`,
+  ...over,
+})
+
+describe('detection engine', () => {
+  it('turns a finding into one alert, hands it over once, and counts repeats instead of new alerts', async () => {
+    const handed: string[] = []
+    const engine = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], onAlert: (a) => void handed.push(a.id) })
+    await storeEvents(h.store, [ev(1), ev(2, { action: 'test.trigger', api_key_id: 'kx' }), ev(3)])
+    const r1 = await engine.tick()
+    expect(r1).toMatchObject({ events: 3, findings: 1, created: 1 })
+    expect(handed).toHaveLength(1)
+    const alert = await engine.alerts.get(handed[0] as string)
+    expect(alert).toMatchObject({ rule: 'test.trigger', status: 'open', entity: { type: 'api_key', id: 'kx' }, count: 1 })
+
+    // The same key triggers again within the suppression period: same alert, count 2.
+    await storeEvents(h.store, [ev(10, { action: 'test.trigger', api_key_id: 'kx', id: 'e10' })])
+    const r2 = await engine.tick()
+    expect(r2).toMatchObject({ created: 0, repeated: 1 })
+    expect(handed).toHaveLength(1)
+    expect((await engine.alerts.get(handed[0] as string))?.count).toBe(2)
+    expect((await engine.alerts.list({ limit: 10 })).length).toBe(1)
+  })
+
+  it('sees a late event (old ts) when it arrives', async () => {
+    const engine = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector] })
+    await storeEvents(h.store, [ev(1)])
+    await engine.tick()
+    await storeEvents(h.store, [{ ...ev(2, { action: 'test.trigger', api_key_id: 'late' }), ts: '2026-11-01T00:00:00Z' }])
+    expect((await engine.tick()).created).toBe(1)
+  })
+
+  it('two engines on the same stream never double an alert', async () => {
+    const a = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], name: 'a' })
+    const b = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], name: 'b' })
+    await storeEvents(h.store, [ev(1, { action: 'test.trigger', api_key_id: 'dup' }), ev(2, { action: 'test.trigger', api_key_id: 'dup2' })])
+    await Promise.all([a.tick(), b.tick()])
+    const alerts = await a.alerts.list({ limit: 10 })
+    expect(alerts.map((x) => x.entity.id).sort()).toEqual(['dup', 'dup2'])
+  })
+
+  it('resumes from its stored cursor after a restart without losing or repeating alerts', async () => {
+    const handed: string[] = []
+    const first = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], onAlert: (x) => void handed.push(x.id) })
+    await storeEvents(h.store, [ev(1, { action: 'test.trigger', api_key_id: 'r1' })])
+    await first.tick()
+    // Killed here; more arrives while it is down.
+    await storeEvents(h.store, [ev(2, { action: 'test.trigger', api_key_id: 'r2' })])
+    const second = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], onAlert: (x) => void handed.push(x.id) })
+    await second.tick()
+    await second.tick()
+    const alerts = await second.alerts.list({ limit: 10 })
+    expect(alerts.map((x) => x.entity.id).sort()).toEqual(['r1', 'r2'])
+    expect(alerts.every((x) => x.count === 1)).toBe(true)
+    expect(new Set(handed).size).toBe(2)
+    expect(handed).toHaveLength(2)
+  })
+
+  it('keeps status changes with notes as history', async () => {
+    const engine = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector] })
+    await storeEvents(h.store, [ev(1, { action: 'test.trigger', api_key_id: 's1' })])
+    await engine.tick()
+    const [alert] = await engine.alerts.list({ limit: 1 })
+    await engine.alerts.setStatus(alert!.id, 'acknowledged', 'looking', 'alice')
+    await engine.alerts.setStatus(alert!.id, 'false_positive', 'load test from the desk', 'bob')
+    expect((await engine.alerts.get(alert!.id))?.status).toBe('false_positive')
+    const hist = await engine.alerts.history(alert!.id)
+    expect(hist.map((c) => [c.change, c.status, c.note, c.changed_by])).toEqual([
+      ['open', 'open', '', 'detector'],
+      ['status', 'acknowledged', 'looking', 'alice'],
+      ['status', 'false_positive', 'load test from the desk', 'bob'],
+    ])
+    await expect(engine.alerts.setStatus(alert!.id, 'open', '', 'x')).rejects.toMatchObject({ code: 'bad_request' })
+    await expect(engine.alerts.setStatus('al_nope', 'resolved', '', 'x')).rejects.toMatchObject({ code: 'not_found' })
+  })
+
+  it('a failing detector does not stop the others', async () => {
+    const broken: Detector = { ruleId: 'test.broken', detect: async () => Promise.reject(new Error('boom')) }
+    const engine = new DetectionEngine({
+      store: h.store,
+      logger,
+      rules: [rule, { ...rule, id: 'test.broken' }],
+      detectors: [broken, triggerDetector],
+    })
+    await storeEvents(h.store, [ev(1, { action: 'test.trigger', api_key_id: 'ok' })])
+    expect((await engine.tick()).created).toBe(1)
+  })
+})

@@ -1,0 +1,185 @@
+/**
+ * The detector engine: walks `detect_stream` in arrival order with a stored cursor and
+ * hands each batch of new events to every enabled rule's detector, then records findings as
+ * alerts and hands each NEW alert to the response side exactly once.
+ *
+ * Why arrival order: an event sent late (old `ts`) is seen the moment it lands, so late
+ * history still counts toward its event-time window and still forms baselines; detectors
+ * place it in event time themselves.
+ *
+ * Why an overlap: ingest stamps `received_at` when a request arrives and the row becomes
+ * visible when its batch is written, so a row can appear behind the cursor. Each tick re-reads
+ * the last `overlapMs` and skips ids already processed. After a restart the overlap is read
+ * again; alerts treat evidence they already hold as unchanged, so nothing is repeated.
+ */
+import type { Logger } from 'pino'
+import type { Store } from '@vigil/core'
+import type { Detector, EngineRule, StreamEvent } from './detector.js'
+import { AlertStore, chToIso, type Alert } from './alerts.js'
+
+export interface EngineOptions {
+  store: Store
+  logger: Logger
+  rules: readonly EngineRule[]
+  detectors: readonly Detector[]
+  alerts?: AlertStore
+  /** Called once per new alert (not for repeats). */
+  onAlert?: (alert: Alert) => Promise<void> | void
+  /** Cursor name: processes sharing one name share progress. @defaultValue `'default'` */
+  name?: string
+  /** @defaultValue `250` */
+  tickMs?: number
+  /** @defaultValue `2000` */
+  overlapMs?: number
+  /** Most events read per query. @defaultValue `20000` */
+  batchLimit?: number
+}
+
+export interface TickResult {
+  events: number
+  findings: number
+  created: number
+  repeated: number
+}
+
+const STREAM_SQL = `
+SELECT toString(received_at) AS receivedAt, toString(ts) AS ts, source, id, action, outcome, reason,
+  api_key_id, account_id, user_id,
+  if(client_ip = toIPv6('::'), '', replaceRegexpOne(IPv6NumToString(client_ip), '^::ffff:(\\\\d+\\\\.\\\\d+\\\\.\\\\d+\\\\.\\\\d+)$', '\\\\1')) AS client_ip,
+  http_path, attrs, order_qty, order_notional, order_symbol, geo_country, geo_city, geo_lat, geo_lon, clock_skew_ms
+FROM detect_stream
+WHERE received_at > {from:DateTime64(9, 'UTC')}
+ORDER BY received_at, id
+LIMIT {limit:UInt32}`
+
+type StreamRow = Omit<StreamEvent, 'tsMs'>
+
+/** ClickHouse time text with up to 9 fractional digits → epoch ms with fraction. */
+export function chTimeToMs(t: string): number {
+  const [base, frac = ''] = t.split('.')
+  const ms = Date.parse(`${(base as string).replace(' ', 'T')}Z`)
+  return frac ? ms + Number(frac) / 10 ** (frac.length - 3) : ms
+}
+
+function msToChNs(ms: number): string {
+  const whole = Math.floor(ms)
+  const sub = Math.round((ms - whole) * 1e6)
+  return new Date(whole).toISOString().replace('T', ' ').replace('Z', '') + String(sub).padStart(6, '0')
+}
+
+export class DetectionEngine {
+  readonly #o: Required<Omit<EngineOptions, 'onAlert' | 'alerts'>> & Pick<EngineOptions, 'onAlert'>
+  readonly alerts: AlertStore
+  #cursorMs: number | undefined
+  #cursorText = ''
+  readonly #seen = new Map<string, number>()
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> | undefined
+  #stopped = false
+
+  constructor(opts: EngineOptions) {
+    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, ...opts }
+    this.alerts = opts.alerts ?? new AlertStore(opts.store)
+  }
+
+  async #loadCursor(): Promise<void> {
+    if (this.#cursorMs !== undefined) return
+    const rows = await this.#o.store.query<{ r: string }>(
+      'SELECT toString(argMax(received_at, updated_at)) AS r FROM detect_cursor WHERE name = {name:String} GROUP BY name',
+      { name: this.#o.name },
+    )
+    // No cursor yet: start at the beginning of what the stream still holds.
+    this.#cursorText = rows[0]?.r ?? '1970-01-01 00:00:00'
+    this.#cursorMs = chTimeToMs(this.#cursorText)
+  }
+
+  async #saveCursor(): Promise<void> {
+    await this.#o.store.insertNdjson('detect_cursor', ['name', 'received_at', 'id'], JSON.stringify({ name: this.#o.name, received_at: this.#cursorText, id: '' }) + '\n')
+  }
+
+  /** One pass: reads what arrived, runs every detector, records alerts. Loops while batches are full. */
+  async tick(): Promise<TickResult> {
+    await this.#loadCursor()
+    const total: TickResult = { events: 0, findings: 0, created: 0, repeated: 0 }
+    for (;;) {
+      const fromMs = Math.max(0, (this.#cursorMs as number) - this.#o.overlapMs)
+      const rows = await this.#o.store.query<StreamRow>(STREAM_SQL, { from: msToChNs(fromMs), limit: this.#o.batchLimit })
+      const fresh: StreamEvent[] = []
+      for (const r of rows) {
+        const key = `${r.source}\u0000${r.id}`
+        if (this.#seen.has(key)) continue
+        const receivedMs = chTimeToMs(r.receivedAt)
+        this.#seen.set(key, receivedMs)
+        fresh.push({ ...r, tsMs: chTimeToMs(r.ts), ts: chToIso(r.ts), receivedAt: chToIso(r.receivedAt) })
+        if (receivedMs > (this.#cursorMs as number)) {
+          this.#cursorMs = receivedMs
+          this.#cursorText = r.receivedAt
+        }
+      }
+      if (fresh.length > 0) {
+        const r = await this.#run(fresh)
+        total.events += fresh.length
+        total.findings += r.findings
+        total.created += r.created
+        total.repeated += r.repeated
+        await this.#saveCursor()
+      }
+      this.#prune()
+      if (rows.length < this.#o.batchLimit || fresh.length === 0) return total
+    }
+  }
+
+  #prune(): void {
+    const horizon = (this.#cursorMs as number) - this.#o.overlapMs - 1000
+    for (const [k, t] of this.#seen) if (t < horizon) this.#seen.delete(k)
+  }
+
+  async #run(events: StreamEvent[]): Promise<Omit<TickResult, 'events'>> {
+    const out = { findings: 0, created: 0, repeated: 0 }
+    const byRule = new Map(this.#o.rules.map((r) => [r.id, r]))
+    for (const d of this.#o.detectors) {
+      const rule = byRule.get(d.ruleId)
+      if (!rule || !rule.enabled) continue
+      let findings
+      try {
+        findings = await d.detect(events, { store: this.#o.store, rule })
+      } catch (err) {
+        // One broken detector must not blind the others.
+        this.#o.logger.error({ rule: d.ruleId, error: (err as Error).message }, 'detector failed')
+        continue
+      }
+      for (const f of findings) {
+        out.findings++
+        const res = await this.alerts.upsert(f, rule.suppressionMs)
+        if (res.outcome === 'created') {
+          out.created++
+          await this.#o.onAlert?.(res.alert)
+        } else if (res.outcome === 'repeated') out.repeated++
+      }
+    }
+    return out
+  }
+
+  /** Ticks every `tickMs` until `stop()`. */
+  start(): void {
+    const loop = () => {
+      if (this.#stopped) return
+      this.#running = this.tick()
+        .then(() => undefined)
+        .catch((err: unknown) => {
+          this.#o.logger.warn({ error: (err as Error).message }, 'detection tick failed; retrying')
+        })
+        .finally(() => {
+          this.#running = undefined
+          if (!this.#stopped) this.#timer = setTimeout(loop, this.#o.tickMs)
+        })
+    }
+    loop()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#timer) clearTimeout(this.#timer)
+    await this.#running
+  }
+}
