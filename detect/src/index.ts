@@ -1,1 +1,8 @@
-export {}
+export { DetectionEngine, chTimeToMs } from './engine.js'
+export type { EngineOptions, TickResult } from './engine.js'
+export { AlertStore, alertId, ALERT_STATUSES, SETTABLE_STATUSES } from './alerts.js'
+export type { Alert, AlertChange, AlertStatus, UpsertResult, AlertListFilter } from './alerts.js'
+export { alertsRoutes } from './alerts-routes.js'
+export type { ListCursor } from './alerts-routes.js'
+export { DETECT_MIGRATIONS_DIR } from './migrations.js'
+export type { Detector, DetectorContext, EngineRule, Finding, StreamEvent, Severity, EntityType } from './detector.js'
