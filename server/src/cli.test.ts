@@ -1,9 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { createHmac } from 'node:crypto'
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { demoEvent } from './demo-traffic.js'
 
 // These run the real `vigil` shim over server/dist, as an operator would. The test builds
 // server itself; core and ingest dist come from the normal build (scripts/setup.sh).
@@ -17,6 +19,7 @@ interface Run {
 }
 
 let dataDir: string
+const extraDirs: string[] = []
 
 function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const { VIGIL_PORT: _p, VIGIL_DATA_DIR: _d, ...rest } = process.env
@@ -50,7 +53,7 @@ beforeAll(() => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-cli-'))
 }, 120_000)
 afterAll(() => {
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  for (const dir of [dataDir, ...extraDirs]) if (dir) rmSync(dir, { recursive: true, force: true })
 })
 
 describe('vigil up: configuration errors', () => {
@@ -161,37 +164,138 @@ describe('vigil tokens', () => {
   })
 })
 
+interface Up {
+  child: ChildProcess
+  started: { status: string; url: string }
+  stdout(): string
+  stderr(): string
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>
+}
+
+/** Starts `vigil up --json` on `dir` and waits for its one line on stdout. */
+async function startUp(dir: string, extra: Record<string, string> = {}): Promise<Up> {
+  const child = spawn(process.execPath, [bin, 'up', '--json'], { cwd: dir, env: baseEnv({ VIGIL_DATA_DIR: dir, VIGIL_PORT: '0', ...extra }) })
+  running.push(child)
+  let stdout = ''
+  let stderr = ''
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const started = await new Promise<Up['started']>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => {
+      stdout += b.toString()
+      if (stdout.includes('\n')) resolve(JSON.parse(stdout) as Up['started'])
+    })
+    void exited.then((code) => reject(new Error(`vigil up exited ${code}: ${stderr}`)))
+  })
+  return {
+    child,
+    started,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    stop() {
+      child.kill('SIGTERM')
+      return exited
+    },
+  }
+}
+
+const running: ChildProcess[] = []
+
+/** One event signed as CONTRACT §2 asks, the way a trading API would send it. */
+function postSigned(url: string, source: string, secret: string): Promise<Response> {
+  const body = JSON.stringify(demoEvent(Date.now()))
+  const ts = String(Math.floor(Date.now() / 1000))
+  const sig = createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex')
+  return fetch(`${url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson', 'vigil-source': source, 'vigil-timestamp': ts, 'vigil-signature': `v1=${sig}` },
+    body,
+  })
+}
+
 describe('vigil up', () => {
-  let up: ChildProcess | undefined
   afterAll(() => {
-    if (up && up.exitCode === null) up.kill('SIGKILL')
+    for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
 
-  it('runs, holds the data dir against admin commands, and stops cleanly on SIGTERM', async () => {
-    up = spawn(process.execPath, [bin, 'up', '--json'], { cwd: dataDir, env: baseEnv({ VIGIL_PORT: '0', VIGIL_LOG_LEVEL: 'warn' }) })
-    let stdout = ''
-    let stderr = ''
-    up.stderr!.on('data', (b: Buffer) => (stderr += b.toString()))
-    const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      up!.stdout!.on('data', (b: Buffer) => {
-        stdout += b.toString()
-        if (stdout.includes('\n')) resolve(JSON.parse(stdout) as Record<string, unknown>)
-      })
-      up!.on('exit', (code) => reject(new Error(`vigil up exited ${code}: ${stderr}`)))
-    })
-    expect(started).toMatchObject({ status: 'up', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })
+  it('runs, serves admin commands over its socket, and stops cleanly on SIGTERM', async () => {
+    const up = await startUp(dataDir)
+    const { url } = up.started
+    expect(up.started).toMatchObject({ status: 'up', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })
 
-    const health = await fetch(`${started.url}/v1/health`)
+    const health = await fetch(`${url}/v1/health`)
     expect(health.status).toBe(200)
     expect(await health.json()).toMatchObject({ clickhouse: 'ok', redis: 'ok' })
 
-    const locked = await vigil(['sources', 'list'])
+    const sock = path.join(dataDir, 'vigil.sock')
+    expect(statSync(sock).isSocket()).toBe(true)
+    expect(statSync(sock).mode & 0o777).toBe(0o600)
+
+    // A token made while Vigil runs reads its API at once.
+    const created = await vigil(['tokens', 'create', '--role', 'analyst', '--name', 't', '--json'])
+    expect(created.code, created.stderr).toBe(0)
+    const token = oneJson(created.stdout)
+    expect(Object.keys(token)).toEqual(['id', 'token', 'role', 'name', 'expires_at'])
+    const events = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${token.token as string}` } })
+    expect(events.status).toBe(200)
+
+    // A source added, then rotated, while Vigil runs is accepted at once with its new secret.
+    const added = await vigil(['sources', 'add', 's2', '--json'])
+    expect(added.code, added.stderr).toBe(0)
+    expect(oneJson(added.stdout)).toEqual({ id: 's2', secret: expect.stringMatching(/^vgs_/) })
+    const list = await vigil(['sources', 'list', '--json'])
+    expect(list.code, list.stderr).toBe(0)
+    const items = (oneJson(list.stdout) as { items: Array<Record<string, unknown>> }).items
+    expect(items.map((s) => s.id).sort()).toEqual(['desk-eu', 'desk-us', 's2'])
+    for (const s of items) expect(Object.keys(s)).toEqual(['id', 'status', 'created_at', 'rotated_at', 'previous_valid_until'])
+    const rotated = await vigil(['sources', 'rotate', 's2', '--json'])
+    expect(rotated.code, rotated.stderr).toBe(0)
+    const rotatedBody = oneJson(rotated.stdout)
+    expect(Object.keys(rotatedBody)).toEqual(['id', 'secret', 'previous_valid_until'])
+    const accepted = await postSigned(url, 's2', rotatedBody.secret as string)
+    expect(accepted.status, await accepted.clone().text()).toBe(202)
+    expect(await accepted.json()).toMatchObject({ accepted: 1 })
+
+    // Failures come back as the same one line, with the same exit status.
+    const dup = await vigil(['sources', 'add', 's2', '--json'])
+    expect(dup.code).toBe(1)
+    expect(oneJson(dup.stderr)).toEqual({ error: { code: 'source_exists', message: 'A source with this id already exists: s2' } })
+    const role = await vigil(['tokens', 'create', '--role', 'root', '--name', 'x'])
+    expect(role.code).toBe(2)
+    expect(lines(role.stderr)).toEqual(['vigil: bad_role: Unknown role: "root"'])
+    const human = await vigil(['tokens', 'list'])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toMatch(/^ID +ROLE +NAME +STATUS +EXPIRES\n/)
+    expect(human.stdout).not.toContain('vgt_')
+
+    expect(await up.stop()).toBe(0)
+    expect(lines(up.stdout())).toHaveLength(1)
+    expect(existsSync(sock)).toBe(false)
+
+    // Stopped, the commands open the store themselves and see what was done over the socket.
+    const after = await vigil(['tokens', 'list', '--json'])
+    expect(after.code, after.stderr).toBe(0)
+    expect((oneJson(after.stdout) as { items: Array<Record<string, unknown>> }).items).toContainEqual(
+      expect.objectContaining({ id: token.id, status: 'active' }),
+    )
+  }, 90_000)
+
+  it('serves no socket in a data dir open to others, and the commands report the lock as before', async () => {
+    const open = mkdtempSync(path.join(tmpdir(), 'vigil-cli-open-'))
+    extraDirs.push(open)
+    chmodSync(open, 0o755)
+    const up = await startUp(open)
+    expect(existsSync(path.join(open, 'vigil.sock'))).toBe(false)
+    expect(up.stderr()).toMatch(/admin socket not served.*open to group or others \(mode 0755\); chmod 700 it/)
+
+    const locked = await vigil(['sources', 'list'], { VIGIL_DATA_DIR: open })
     expect(locked.code).toBe(1)
     expect(lines(locked.stderr)).toEqual([expect.stringMatching(/^vigil: store_locked: .*in use by another Vigil process/)])
+    const json = await vigil(['tokens', 'create', '--role', 'analyst', '--name', 't', '--json'], { VIGIL_DATA_DIR: open })
+    expect(json.code).toBe(1)
+    expect(oneJson(json.stderr)).toMatchObject({ error: { code: 'store_locked' } })
 
-    const exited = new Promise<number | null>((resolve) => up!.on('exit', (code) => resolve(code)))
-    up.kill('SIGTERM')
-    expect(await exited).toBe(0)
-    expect(lines(stdout)).toHaveLength(1)
+    expect(await up.stop()).toBe(0)
   }, 60_000)
 })

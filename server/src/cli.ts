@@ -7,27 +7,21 @@
  * configuration mistakes and 1 for everything else. Secrets and tokens are printed once,
  * at creation, and never listed.
  *
- * Admin commands open the store directly. On the embedded engine only one process may
- * hold the data dir, so they run while `vigil up` is stopped (or against CLICKHOUSE_URL).
+ * Admin commands (`sources`, `tokens`) run in the `vigil up` that holds the data dir when
+ * there is one, over its admin socket: the embedded engine lets only one process open a
+ * data dir. Otherwise, and always with CLICKHOUSE_URL, they open the store themselves.
+ * Either way they run the same operation (admin-commands.ts) and print the same answer.
  */
 import { userInfo } from 'node:os'
 import { Command, CommanderError } from 'commander'
-import {
-  ERRORS,
-  isVigilError,
-  loadConfig,
-  loadMasterKey,
-  maskText,
-  migrate,
-  VigilError,
-  type ErrorBody,
-  type Store,
-  type VigilConfig,
-} from '@vigil/core'
+import { ERRORS, loadConfig, loadMasterKey, migrate, VigilError, type ErrorBody, type VigilConfig } from '@vigil/core'
 import { createSourceRegistry, type SourceRegistry } from '@vigil/ingest'
+import { ADMIN_OPERATIONS, operatorFacingError, type AdminContext, type AdminInput, type AdminOperation, type AdminOutput } from './admin-commands.js'
+import { adminSocketPath } from './admin-socket.js'
+import { callAdminSocket } from './admin-socket-client.js'
 import { ROLES } from './permissions.js'
 import { openVigilStore, startVigil } from './runtime.js'
-import { createToken, DEFAULT_TOKEN_TTL, listTokens, revokeToken } from './tokens.js'
+import { DEFAULT_TOKEN_TTL } from './tokens.js'
 
 export interface CliIo {
   stdout: { write(s: string): unknown }
@@ -61,12 +55,8 @@ function lineMessage(err: VigilError): string {
 }
 
 function asVigilError(err: unknown): VigilError {
-  if (isVigilError(err)) return err
   if (err instanceof CommanderError) return new VigilError('VIGIL_ERR_CLI_USAGE', err.message.replace(/^error: /, ''), { cause: err })
-  // A local operator is reading this, so the first line of the cause helps more than it
-  // hides; masked, since a driver's message can quote a URL with its password.
-  const first = maskText((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').slice(0, 200)
-  return new VigilError('VIGIL_ERR_INTERNAL', first || undefined, { cause: err })
+  return operatorFacingError(err)
 }
 
 function printError(io: CliIo, json: boolean, err: VigilError): void {
@@ -87,7 +77,7 @@ function actor(): string {
 }
 
 /** Runs `fn` with the store and source registry of the data dir, and closes them after. */
-async function withAdmin<T>(config: VigilConfig, fn: (ctx: { store: Store; sources: SourceRegistry }) => Promise<T>): Promise<T> {
+async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
   const store = await openVigilStore(config)
   let sources: SourceRegistry | undefined
   try {
@@ -98,6 +88,20 @@ async function withAdmin<T>(config: VigilConfig, fn: (ctx: { store: Store; sourc
     sources?.close()
     await store.close()
   }
+}
+
+/**
+ * Runs an admin operation in the `vigil up` serving this data dir's admin socket, or, when
+ * none does, on the store opened here — which on the embedded engine fails with
+ * `store_locked` if a Vigil without a socket holds it. A server behind CLICKHOUSE_URL
+ * takes any number of clients, so there the store is always opened here.
+ */
+async function runAdmin<K extends AdminOperation>(config: VigilConfig, operation: K, input: AdminInput<K>): Promise<AdminOutput<K>> {
+  if (!config.clickhouse.url) {
+    const answered = await callAdminSocket(adminSocketPath(config), operation, input)
+    if (answered !== undefined) return answered
+  }
+  return withAdmin(config, (ctx) => ADMIN_OPERATIONS[operation](ctx, input))
 }
 
 const ONCE = 'Store it now: it will not be shown again.'
@@ -153,7 +157,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('create a source and print its signing secret once')
     .option('--json', 'print one JSON object')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const created = await withAdmin(config(), ({ sources: reg }) => reg.add(id, { by: actor() }))
+      const created = await runAdmin(config(), 'sources/add', { id, by: actor() })
       emit(opts.json === true, {
         json: { id: created.id, secret: created.secret },
         human: `Source "${created.id}" created. Its signing secret:\n\n  ${created.secret}\n\n${ONCE}\n`,
@@ -164,10 +168,10 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('give a source a new secret; the old one stays valid for the rotation grace period')
     .option('--json', 'print one JSON object')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const rotated = await withAdmin(config(), ({ sources: reg }) => reg.rotate(id, { by: actor() }))
-      const until = rotated.previous_valid_until ?? null
+      const rotated = await runAdmin(config(), 'sources/rotate', { id, by: actor() })
+      const until = rotated.previous_valid_until
       emit(opts.json === true, {
-        json: { id: rotated.id, secret: rotated.secret, previous_valid_until: until },
+        json: rotated,
         human:
           `Source "${rotated.id}" rotated. Its new signing secret:\n\n  ${rotated.secret}\n\n${ONCE}\n` +
           (until ? `The previous secret stays valid until ${until}.\n` : ''),
@@ -178,18 +182,10 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('list sources (never their secrets)')
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
-      const items = await withAdmin(config(), ({ sources: reg }) => reg.list())
-      // Copied field by field: a secret can never ride along, whatever list() returns.
-      const shown = items.map((s) => ({
-        id: s.id,
-        status: s.status,
-        created_at: s.created_at,
-        rotated_at: s.rotated_at,
-        previous_valid_until: s.previous_valid_until,
-      }))
+      const listed = await runAdmin(config(), 'sources/list', {})
       emit(opts.json === true, {
-        json: { items: shown },
-        human: table([['ID', 'STATUS', 'CREATED', 'ROTATED'], ...shown.map((s) => [s.id, s.status, s.created_at, s.rotated_at ?? '-'])]),
+        json: listed,
+        human: table([['ID', 'STATUS', 'CREATED', 'ROTATED'], ...listed.items.map((s) => [s.id, s.status, s.created_at, s.rotated_at ?? '-'])]),
       })
     })
 
@@ -202,7 +198,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .option('--ttl <ttl>', 'lifetime: a number and s, m, h or d', DEFAULT_TOKEN_TTL)
     .option('--json', 'print one JSON object')
     .action(async (opts: { role: string; name: string; ttl: string; json?: boolean }) => {
-      const created = await withAdmin(config(), ({ store }) => createToken(store, { role: opts.role, name: opts.name, ttl: opts.ttl, by: actor() }))
+      const created = await runAdmin(config(), 'tokens/create', { role: opts.role, name: opts.name, ttl: opts.ttl, by: actor() })
       emit(opts.json === true, {
         json: created,
         human: `Token ${created.id} for "${created.name}" (role ${created.role}, expires ${created.expires_at}):\n\n  ${created.token}\n\n${ONCE}\n`,
@@ -213,12 +209,12 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('list tokens (never the tokens themselves)')
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
-      const items = await withAdmin(config(), ({ store }) => listTokens(store))
+      const listed = await runAdmin(config(), 'tokens/list', {})
       emit(opts.json === true, {
-        json: { items },
+        json: listed,
         human: table([
           ['ID', 'ROLE', 'NAME', 'STATUS', 'EXPIRES'],
-          ...items.map((t) => [t.id, t.role, t.name, t.status, t.expires_at]),
+          ...listed.items.map((t) => [t.id, t.role, t.name, t.status, t.expires_at]),
         ]),
       })
     })
@@ -227,9 +223,9 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('revoke a token at once')
     .option('--json', 'print one JSON object')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const info = await withAdmin(config(), ({ store }) => revokeToken(store, id, { by: actor() }))
+      const info = await runAdmin(config(), 'tokens/revoke', { id, by: actor() })
       emit(opts.json === true, {
-        json: { id: info.id, status: info.status, revoked_at: info.revoked_at },
+        json: info,
         human: `Token ${info.id} revoked at ${info.revoked_at}.\n`,
       })
     })

@@ -26,6 +26,7 @@ import {
   type VigilConfig,
 } from '@vigil/core'
 import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
+import { startAdminSocket } from './admin-socket.js'
 import { buildApp } from './app.js'
 import { deriveCursorKey } from './cursor.js'
 import { startDemoTraffic } from './demo-traffic.js'
@@ -49,6 +50,8 @@ export interface VigilHandle {
   readonly ingest: Ingest
   readonly sources: SourceRegistry
   readonly metrics: Registry
+  /** Where the admin socket listens (`<dataDir>/vigil.sock`); undefined when not served. */
+  readonly adminSocket: string | undefined
   /** Stops listening, flushes ingest, stops Redis, closes the store. Safe to call twice. */
   close(): Promise<void>
 }
@@ -151,6 +154,12 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     const sources = createSourceRegistry({ store, masterKey, config })
     undo.push({ what: 'sources', run: () => sources.close() })
 
+    // Only the embedded engine locks the CLI out of the data dir; a ClickHouse server takes
+    // the CLI as one more client. Served this early so admin commands work during start-up,
+    // and closed after the listener, before the store it writes to.
+    const adminSocket = config.clickhouse.url ? undefined : await startAdminSocket({ config, logger, store, sources })
+    if (adminSocket) undo.push({ what: 'admin socket', run: () => adminSocket.close() })
+
     const metrics = createMetricsRegistry()
     const ingest = await createIngest({ config, store, redis: redis.redis, logger, sources, metrics })
     undo.push({ what: 'ingest', run: () => ingest.close() })
@@ -179,6 +188,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       ingest,
       sources,
       metrics,
+      adminSocket: adminSocket?.path,
       close() {
         closing ??= (async () => {
           logger.info('shutting down')

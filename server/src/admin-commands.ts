@@ -1,0 +1,107 @@
+/**
+ * The admin operations behind `vigil sources …` and `vigil tokens …`, and the JSON each one
+ * answers (CONTRACT §6).
+ *
+ * Relied on by: the CLI, which runs them on a store it opened itself, and the admin socket
+ * of a running `vigil up` (admin-socket.ts), which runs them on the live store and source
+ * registry for a CLI that could not open the store. Both paths call this one table, so the
+ * answer is the same object whichever way a command went; the CLI prints it as it is.
+ * Adding an operation here is adding it to the socket.
+ */
+import { isVigilError, maskText, VigilError, type Store } from '@vigil/core'
+import type { SourceRegistry } from '@vigil/ingest'
+import { createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo } from './tokens.js'
+
+export interface AdminContext {
+  store: Store
+  sources: SourceRegistry
+}
+
+/** A source as listed: what `SourceInfo` has today, and never more. */
+export interface ListedSource {
+  id: string
+  status: 'active' | 'disabled'
+  created_at: string
+  rotated_at: string | null
+  previous_valid_until: string | null
+}
+
+/**
+ * Each operation's input and answer. Every input field is a string; `by` is who made the
+ * change, recorded in the store's change log.
+ */
+export interface AdminOperations {
+  'sources/add': { input: { id: string; by: string }; output: { id: string; secret: string } }
+  'sources/rotate': { input: { id: string; by: string }; output: { id: string; secret: string; previous_valid_until: string | null } }
+  'sources/list': { input: Record<string, never>; output: { items: ListedSource[] } }
+  'tokens/create': { input: { role: string; name: string; ttl: string; by: string }; output: CreatedToken }
+  'tokens/list': { input: Record<string, never>; output: { items: TokenInfo[] } }
+  'tokens/revoke': { input: { id: string; by: string }; output: { id: string; status: TokenInfo['status']; revoked_at: string | null } }
+}
+
+export type AdminOperation = keyof AdminOperations
+export type AdminInput<K extends AdminOperation> = AdminOperations[K]['input']
+export type AdminOutput<K extends AdminOperation> = AdminOperations[K]['output']
+
+type AdminHandlers = { [K in AdminOperation]: (ctx: AdminContext, input: AdminInput<K>) => Promise<AdminOutput<K>> }
+
+export const ADMIN_OPERATIONS: AdminHandlers = {
+  async 'sources/add'({ sources }, { id, by }) {
+    const created = await sources.add(id, { by })
+    return { id: created.id, secret: created.secret }
+  },
+  async 'sources/rotate'({ sources }, { id, by }) {
+    const rotated = await sources.rotate(id, { by })
+    return { id: rotated.id, secret: rotated.secret, previous_valid_until: rotated.previous_valid_until ?? null }
+  },
+  async 'sources/list'({ sources }) {
+    // Copied field by field: a secret can never ride along, whatever list() returns.
+    const items = (await sources.list()).map((s) => ({
+      id: s.id,
+      status: s.status,
+      created_at: s.created_at,
+      rotated_at: s.rotated_at,
+      previous_valid_until: s.previous_valid_until,
+    }))
+    return { items }
+  },
+  async 'tokens/create'({ store }, { role, name, ttl, by }) {
+    return createToken(store, { role, name, ttl, by })
+  },
+  async 'tokens/list'({ store }) {
+    return { items: await listTokens(store) }
+  },
+  async 'tokens/revoke'({ store }, { id, by }) {
+    const info = await revokeToken(store, id, { by })
+    return { id: info.id, status: info.status, revoked_at: info.revoked_at }
+  },
+}
+
+/**
+ * The input fields of each operation, all required strings, and the keys of its answer in
+ * the order the operation builds it: the socket validates a request against `input` before
+ * anything runs, and the client keeps exactly `answers` of what comes back.
+ */
+export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: readonly (keyof AdminInput<K>)[]; readonly answers: readonly (keyof AdminOutput<K>)[] } } = {
+  'sources/add': { input: ['id', 'by'], answers: ['id', 'secret'] },
+  'sources/rotate': { input: ['id', 'by'], answers: ['id', 'secret', 'previous_valid_until'] },
+  'sources/list': { input: [], answers: ['items'] },
+  'tokens/create': { input: ['role', 'name', 'ttl', 'by'], answers: ['id', 'token', 'role', 'name', 'expires_at'] },
+  'tokens/list': { input: [], answers: ['items'] },
+  'tokens/revoke': { input: ['id', 'by'], answers: ['id', 'status', 'revoked_at'] },
+}
+
+export function isAdminOperation(name: string): name is AdminOperation {
+  return Object.hasOwn(ADMIN_OPERATIONS, name)
+}
+
+/**
+ * How a failure of an admin operation is shown to the operator who ran it, on either path.
+ * A local operator is reading this, so the first line of an unexpected cause helps more
+ * than it hides; masked, since a driver's message can quote a URL with its password.
+ */
+export function operatorFacingError(err: unknown): VigilError {
+  if (isVigilError(err)) return err
+  const first = maskText((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').slice(0, 200)
+  return new VigilError('VIGIL_ERR_INTERNAL', first || undefined, { cause: err })
+}
