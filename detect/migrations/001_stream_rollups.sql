@@ -53,7 +53,10 @@ CREATE TABLE IF NOT EXISTS rollup_entity_1s (
   notional SimpleAggregateFunction(sum, Float64),
   ips AggregateFunction(uniqExact, IPv6),
   failed_keys AggregateFunction(uniqExact, String),
-  failed_users AggregateFunction(uniqExact, String)
+  failed_users AggregateFunction(uniqExact, String),
+  -- By reason, so a rule can choose which reasons count (its failure_reasons).
+  auth_fail_reasons SimpleAggregateFunction(sumMap, Map(String, UInt64)),
+  denial_reasons SimpleAggregateFunction(sumMap, Map(String, UInt64))
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMMDD(bucket)
@@ -72,7 +75,9 @@ SELECT 'api_key' AS entity_type, toStartOfSecond(ts) AS bucket, api_key_id AS en
   sumIf(ifNull(order_notional, 0), action = 'order.new') AS notional,
   uniqExactState(client_ip) AS ips,
   uniqExactStateIf(api_key_id, api_key_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_keys,
-  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users
+  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users,
+  sumMapIf(map(reason, toUInt64(1)), action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS auth_fail_reasons,
+  sumMapIf(map(reason, toUInt64(1)), outcome != 'success' AND reason != '') AS denial_reasons
 FROM events
 WHERE api_key_id != ''
 GROUP BY entity_type, bucket, entity_id;
@@ -89,7 +94,9 @@ SELECT 'user' AS entity_type, toStartOfSecond(ts) AS bucket, user_id AS entity_i
   sumIf(ifNull(order_notional, 0), action = 'order.new') AS notional,
   uniqExactState(client_ip) AS ips,
   uniqExactStateIf(api_key_id, api_key_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_keys,
-  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users
+  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users,
+  sumMapIf(map(reason, toUInt64(1)), action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS auth_fail_reasons,
+  sumMapIf(map(reason, toUInt64(1)), outcome != 'success' AND reason != '') AS denial_reasons
 FROM events
 WHERE user_id != ''
 GROUP BY entity_type, bucket, entity_id;
@@ -106,7 +113,9 @@ SELECT 'account' AS entity_type, toStartOfSecond(ts) AS bucket, account_id AS en
   sumIf(ifNull(order_notional, 0), action = 'order.new') AS notional,
   uniqExactState(client_ip) AS ips,
   uniqExactStateIf(api_key_id, api_key_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_keys,
-  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users
+  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users,
+  sumMapIf(map(reason, toUInt64(1)), action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS auth_fail_reasons,
+  sumMapIf(map(reason, toUInt64(1)), outcome != 'success' AND reason != '') AS denial_reasons
 FROM events
 WHERE account_id != ''
 GROUP BY entity_type, bucket, entity_id;
@@ -123,7 +132,9 @@ SELECT 'ip' AS entity_type, toStartOfSecond(ts) AS bucket, replaceRegexpOne(IPv6
   sumIf(ifNull(order_notional, 0), action = 'order.new') AS notional,
   uniqExactState(client_ip) AS ips,
   uniqExactStateIf(api_key_id, api_key_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_keys,
-  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users
+  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users,
+  sumMapIf(map(reason, toUInt64(1)), action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS auth_fail_reasons,
+  sumMapIf(map(reason, toUInt64(1)), outcome != 'success' AND reason != '') AS denial_reasons
 FROM events
 WHERE client_ip != toIPv6('::')
 GROUP BY entity_type, bucket, entity_id;
@@ -140,7 +151,9 @@ SELECT 'net' AS entity_type, toStartOfSecond(ts) AS bucket, if(startsWith(IPv6Nu
   sumIf(ifNull(order_notional, 0), action = 'order.new') AS notional,
   uniqExactState(client_ip) AS ips,
   uniqExactStateIf(api_key_id, api_key_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_keys,
-  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users
+  uniqExactStateIf(user_id, user_id != '' AND action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS failed_users,
+  sumMapIf(map(reason, toUInt64(1)), action LIKE 'auth.%' AND outcome IN ('failure', 'denied')) AS auth_fail_reasons,
+  sumMapIf(map(reason, toUInt64(1)), outcome != 'success' AND reason != '') AS denial_reasons
 FROM events
 WHERE client_ip != toIPv6('::')
 GROUP BY entity_type, bucket, entity_id;

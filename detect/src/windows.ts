@@ -22,6 +22,10 @@ export interface WindowTotals {
   ips: number
   failed_keys: number
   failed_users: number
+  /** Auth failures (failure/denied on auth.*) by reason. */
+  auth_fail_reasons: Record<string, number>
+  /** Every non-success event with a reason, by reason. */
+  denial_reasons: Record<string, number>
   /** Seconds (epoch ms) of the first and last bucket with activity in the window. */
   firstMs: number
   lastMs: number
@@ -40,6 +44,8 @@ interface Row {
   ips: string
   failed_keys: string
   failed_users: string
+  auth_fail_reasons: Record<string, string>
+  denial_reasons: Record<string, string>
   first: string
   last: string
 }
@@ -50,6 +56,7 @@ SELECT entity_id AS entity,
   toString(sum(ip_not_allowed)) AS ip_not_allowed, toString(sum(scope_denied)) AS scope_denied, toString(sum(rate_limited)) AS rate_limited,
   toString(sum(orders)) AS orders, sum(notional) AS notional,
   toString(uniqExactMerge(ips)) AS ips, toString(uniqExactMerge(failed_keys)) AS failed_keys, toString(uniqExactMerge(failed_users)) AS failed_users,
+  sumMap(auth_fail_reasons) AS auth_fail_reasons, sumMap(denial_reasons) AS denial_reasons,
   toString(toUnixTimestamp(min(bucket))) AS first, toString(toUnixTimestamp(max(bucket))) AS last
 FROM rollup_entity_1s
 WHERE entity_type = {et:String}
@@ -96,11 +103,26 @@ export async function windowTotals(
       ips: Number(r.ips),
       failed_keys: Number(r.failed_keys),
       failed_users: Number(r.failed_users),
+      auth_fail_reasons: numbers(r.auth_fail_reasons),
+      denial_reasons: numbers(r.denial_reasons),
       firstMs: Number(r.first) * 1000,
       lastMs: Number(r.last) * 1000,
     })
   }
   return out
+}
+
+function numbers(m: Record<string, string>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(m)) out[k] = Number(v)
+  return out
+}
+
+/** Sum of the counts of the given reasons. */
+export function sumReasons(m: Record<string, number>, reasons: readonly string[]): number {
+  let n = 0
+  for (const r of reasons) n += m[r] ?? 0
+  return n
 }
 
 /** For each entity, the newest event time among `events` that `pick` maps to it. */
