@@ -6,3 +6,43 @@ export { alertsRoutes } from './alerts-routes.js'
 export type { ListCursor } from './alerts-routes.js'
 export { DETECT_MIGRATIONS_DIR } from './migrations.js'
 export type { Detector, DetectorContext, EngineRule, Finding, StreamEvent, Severity, EntityType } from './detector.js'
+export {
+  RuleSchema,
+  RuleTestSchema,
+  FixtureEventSchema,
+  AllowlistSchema,
+  RULE_PARAMS,
+  BUILTIN_RULE_IDS,
+  SEVERITIES,
+  ENTITY_TYPES,
+  DURATION_PATTERN,
+  RULE_SCHEMA_FILE,
+  parseDuration,
+  formatDuration,
+  durationMicros,
+  ruleSchemaJson,
+  writeRuleSchemaFile,
+} from './rule-schema.js'
+export type { RuleFile, RuleTest, FixtureEvent, Allowlist, BuiltinRuleId, RuleParams, RuleParamsFile, ParamValue } from './rule-schema.js'
+export {
+  loadRules,
+  loadDeprecatedRules,
+  parseRule,
+  readRule,
+  listRuleFiles,
+  lintRules,
+  checkRuleCorpus,
+  loadLintExceptions,
+  builtinParams,
+  ruleFileName,
+  formatProblem,
+  cidrProblem,
+  RuleError,
+  LINT_CHECKS,
+  DEFAULT_RULES_DIR,
+  DEPRECATED_RULES_DIR,
+  LINT_EXCEPTIONS_FILE,
+} from './rules.js'
+export type { Rule, RuleProblem, LintCheck, LintExceptions } from './rules.js'
+export { expandFixture, expandRuleFixtures, DEFAULT_FIXTURE_BASE } from './fixtures.js'
+export type { ExpandedEvent, ExpandedTest, FixtureRef, FixtureGeo } from './fixtures.js'
