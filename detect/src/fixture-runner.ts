@@ -56,13 +56,14 @@ export async function runRuleFixtures(
   rules: readonly Rule[],
   detectors: readonly Detector[],
   logger: Logger,
-  opts: { only?: string } = {},
+  opts: { only?: string; test?: number } = {},
 ): Promise<FixtureResult[]> {
   const results: FixtureResult[] = []
   for (const rule of rules) {
     if (opts.only && rule.id !== opts.only) continue
     const detector = detectors.find((d) => d.ruleId === rule.id)
     for (const t of expandRuleFixtures(rule)) {
+      if (opts.test !== undefined && t.test !== opts.test) continue
       const base = { rule: rule.id, test: t.test, name: t.name, expect: t.expect, events: t.events.length }
       if (!detector) {
         results.push({ ...base, alerts: 0, entities: [], pass: false, why: 'no detector implements this rule' })
