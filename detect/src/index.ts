@@ -46,3 +46,5 @@ export {
 export type { Rule, RuleProblem, LintCheck, LintExceptions } from './rules.js'
 export { expandFixture, expandRuleFixtures, DEFAULT_FIXTURE_BASE } from './fixtures.js'
 export type { ExpandedEvent, ExpandedTest, FixtureRef, FixtureGeo } from './fixtures.js'
+export { scanForInjection, IDS_CATEGORIES, IDS_PATTERN_IDS } from './ids-patterns.js'
+export type { IdsCategory, IdsMatch, ScanOptions } from './ids-patterns.js'
