@@ -48,3 +48,5 @@ export { expandFixture, expandRuleFixtures, DEFAULT_FIXTURE_BASE } from './fixtu
 export type { ExpandedEvent, ExpandedTest, FixtureRef, FixtureGeo } from './fixtures.js'
 export { scanForInjection, IDS_CATEGORIES, IDS_PATTERN_IDS } from './ids-patterns.js'
 export type { IdsCategory, IdsMatch, ScanOptions } from './ids-patterns.js'
+export { haversineKm, impliedSpeedKmh, isImpossibleTravel, cidrMatcher, networkOf, EARTH_RADIUS_KM } from './geo-math.js'
+export type { LatLon, GeoFix } from './geo-math.js'
