@@ -50,3 +50,16 @@ export { scanForInjection, IDS_CATEGORIES, IDS_PATTERN_IDS } from './ids-pattern
 export type { IdsCategory, IdsMatch, ScanOptions } from './ids-patterns.js'
 export { haversineKm, impliedSpeedKmh, isImpossibleTravel, cidrMatcher, networkOf, EARTH_RADIUS_KM } from './geo-math.js'
 export type { LatLon, GeoFix } from './geo-math.js'
+export {
+  robustZ,
+  ewma,
+  hourOfWeek,
+  seasonalHistory,
+  scoreAgainstBaseline,
+  MAD_TO_SD,
+  MEAN_AD_TO_SD,
+  MIN_SCALE_RELATIVE,
+  MIN_SCALE_ABSOLUTE,
+  WEEK_MS,
+} from './baseline.js'
+export type { RobustZ, RobustZOptions, SeasonalPoint, SeasonalHistoryOptions, BaselineOptions, BaselineScore } from './baseline.js'
