@@ -63,3 +63,10 @@ export {
   WEEK_MS,
 } from './baseline.js'
 export type { RobustZ, RobustZOptions, SeasonalPoint, SeasonalHistoryOptions, BaselineOptions, BaselineScore } from './baseline.js'
+export { startDetection, ALERTS_QUEUE } from './detection.js'
+export type { Detection, DetectionDeps } from './detection.js'
+export { runRuleFixtures, storeFixtureEvents } from './fixture-runner.js'
+export type { FixtureResult } from './fixture-runner.js'
+export { BUILTIN_DETECTORS } from './detectors/index.js'
+export { windowTotals, latestPerEntity, sumReasons } from './windows.js'
+export type { WindowTotals, RollupEntity } from './windows.js'

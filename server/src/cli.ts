@@ -20,7 +20,7 @@ import { ADMIN_OPERATIONS, operatorFacingError, type AdminContext, type AdminInp
 import { adminSocketPath } from './admin-socket.js'
 import { callAdminSocket } from './admin-socket-client.js'
 import { ROLES } from './permissions.js'
-import { openVigilStore, startVigil } from './runtime.js'
+import { openVigilStore, startVigil, VIGIL_MIGRATIONS } from './runtime.js'
 import { DEFAULT_TOKEN_TTL } from './tokens.js'
 
 export interface CliIo {
@@ -81,7 +81,7 @@ async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Prom
   const store = await openVigilStore(config)
   let sources: SourceRegistry | undefined
   try {
-    await migrate(store)
+    await migrate(store, VIGIL_MIGRATIONS)
     sources = createSourceRegistry({ store, masterKey: loadMasterKey(config), config })
     return await fn({ store, sources })
   } finally {

@@ -16,6 +16,7 @@ import {
   createLogger,
   isVigilError,
   loadMasterKey,
+  CORE_MIGRATIONS_DIR,
   migrate,
   openStore,
   startRedis,
@@ -26,9 +27,11 @@ import {
   type VigilConfig,
 } from '@vigil/core'
 import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
+import { DETECT_MIGRATIONS_DIR, startDetection } from '@vigil/detect'
+import { Histogram } from 'prom-client'
 import { startAdminSocket } from './admin-socket.js'
 import { buildApp } from './app.js'
-import { deriveCursorKey } from './cursor.js'
+import { createCursorCodec, deriveCursorKey } from './cursor.js'
 import { startDemoTraffic } from './demo-traffic.js'
 import { createMetricsRegistry } from './metrics-route.js'
 
@@ -124,6 +127,12 @@ function localUrl(app: FastifyInstance): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
 }
 
+/** Every workspace's migrations, in the order they depend on each other. */
+export const VIGIL_MIGRATIONS = [
+  { dir: CORE_MIGRATIONS_DIR, scope: 'core' },
+  { dir: DETECT_MIGRATIONS_DIR, scope: 'detect' },
+]
+
 /** Starts everything. On failure, whatever had started is stopped again before it throws. */
 export async function startVigil(config: VigilConfig, opts: StartOptions = {}): Promise<VigilHandle> {
   const logger = createLogger({ level: config.logLevel, name: 'vigil', ...(opts.logDestination ? { destination: opts.logDestination } : {}) })
@@ -143,7 +152,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
   try {
     const store = await openVigilStore(config)
     undo.push({ what: 'store', run: () => store.close() })
-    const applied = await migrate(store)
+    const applied = await migrate(store, VIGIL_MIGRATIONS)
     if (applied.length) logger.info({ applied }, 'migrations applied')
 
     const redis: RedisHandle = await startRedis(config, { logger })
@@ -164,7 +173,24 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     const ingest = await createIngest({ config, store, redis: redis.redis, logger, sources, metrics })
     undo.push({ what: 'ingest', run: () => ingest.close() })
 
-    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey: deriveCursorKey(masterKey) })
+    const cursorKey = deriveCursorKey(masterKey)
+    const alertLatency = new Histogram({
+      name: 'vigil_detect_event_to_alert_seconds',
+      help: 'From the event reaching ingest to its alert being stored',
+      labelNames: ['rule'],
+      buckets: [0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10],
+      registers: [metrics],
+    })
+    const detection = await startDetection({
+      store,
+      redis: redis.redis,
+      logger,
+      cursors: createCursorCodec(cursorKey),
+      onLatency: (seconds, rule) => alertLatency.observe({ rule }, seconds),
+    })
+    undo.push({ what: 'detection', run: () => detection.close() })
+
+    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes] })
     undo.push({ what: 'http', run: () => app.close() })
     try {
       await app.listen({ host: config.host, port: config.port })

@@ -14,7 +14,10 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { createLogger, loadConfig, migrate, openStore, type Store, type VigilConfig } from '@vigil/core'
 import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
+import { AlertStore, alertsRoutes } from '@vigil/detect'
 import { buildApp } from './app.js'
+import { createCursorCodec } from './cursor.js'
+import { VIGIL_MIGRATIONS } from './runtime.js'
 import { createMetricsRegistry } from './metrics-route.js'
 import { ROLES, type Role } from './permissions.js'
 import { createToken } from './tokens.js'
@@ -33,7 +36,7 @@ export async function openTestStore(env: Record<string, string> = {}): Promise<T
     { cwd: dir },
   )
   const store = await openStore(config)
-  await migrate(store)
+  await migrate(store, VIGIL_MIGRATIONS)
   return {
     dir,
     config,
@@ -82,7 +85,9 @@ export async function startTestApp(t: TestStore): Promise<TestApp> {
   const registry = createMetricsRegistry()
   const ingest = await createIngest({ config: t.config, store: t.store, redis, logger, sources, metrics: registry })
   const cursorKey = randomBytes(32)
-  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey })
+  // Every workspace's routes, so the route × role matrix covers them all.
+  const detectRoutes = alertsRoutes({ alerts: new AlertStore(t.store), cursors: createCursorCodec(cursorKey) })
+  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes] })
   const tokens = {} as Record<Role, string>
   for (const role of ROLES) tokens[role] = (await createToken(t.store, { role, name: `test ${role}`, ttl: '1h' })).token
   const extras: FastifyInstance[] = []

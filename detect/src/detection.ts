@@ -1,0 +1,81 @@
+/**
+ * What `vigil up` starts for detection: the rules from `rules/detections`, the built-in
+ * detectors, the engine ticking on the stream, the alert store, and the hand-over of each
+ * new alert to the response side through the BullMQ queue `alerts` (job id = alert id, so
+ * a second engine or a retried tick adds nothing).
+ */
+import { Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { FastifyPluginAsync } from 'fastify'
+import type { Store } from '@vigil/core'
+import { AlertStore, type Alert } from './alerts.js'
+import { alertsRoutes, type ListCursor } from './alerts-routes.js'
+import { DetectionEngine } from './engine.js'
+import { BUILTIN_DETECTORS } from './detectors/index.js'
+import { loadRules, DEFAULT_RULES_DIR, type Rule } from './rules.js'
+
+export const ALERTS_QUEUE = 'alerts'
+
+export interface DetectionDeps {
+  store: Store
+  redis: Redis
+  logger: Logger
+  cursors: ListCursor
+  /** @defaultValue `rules/detections` of this checkout */
+  rulesDir?: string
+  /** BullMQ key prefix, for tests. @defaultValue `'vigil'` */
+  queuePrefix?: string
+  /** @defaultValue `250` */
+  tickMs?: number
+  /** Observes each new alert's latency from event arrival, seconds. */
+  onLatency?: (seconds: number, rule: string) => void
+}
+
+export interface Detection {
+  rules: readonly Rule[]
+  alerts: AlertStore
+  engine: DetectionEngine
+  queue: Queue
+  routes: FastifyPluginAsync
+  close(): Promise<void>
+}
+
+export async function startDetection(deps: DetectionDeps): Promise<Detection> {
+  const rules = loadRules(deps.rulesDir ?? DEFAULT_RULES_DIR)
+  const alerts = new AlertStore(deps.store)
+  // BullMQ wants its own connection, one that retries forever rather than failing commands.
+  const connection = deps.redis.duplicate({ maxRetriesPerRequest: null })
+  const queue = new Queue(ALERTS_QUEUE, { connection, prefix: deps.queuePrefix ?? 'vigil' })
+  const onAlert = async (alert: Alert) => {
+    if (alert.event_received_at) {
+      const seconds = (Date.parse(alert.detected_at) - Date.parse(alert.event_received_at)) / 1000
+      deps.onLatency?.(seconds, alert.rule)
+    }
+    await queue.add('alert', alert, { jobId: alert.id, removeOnComplete: 10_000, removeOnFail: false })
+    deps.logger.info({ alert: alert.id, rule: alert.rule, severity: alert.severity, entity: alert.entity }, 'alert')
+  }
+  const engine = new DetectionEngine({
+    store: deps.store,
+    logger: deps.logger,
+    rules,
+    detectors: BUILTIN_DETECTORS,
+    alerts,
+    onAlert,
+    ...(deps.tickMs ? { tickMs: deps.tickMs } : {}),
+  })
+  engine.start()
+  deps.logger.info({ rules: rules.filter((r) => r.enabled).length }, 'detection started')
+  return {
+    rules,
+    alerts,
+    engine,
+    queue,
+    routes: alertsRoutes({ alerts, cursors: deps.cursors }),
+    async close() {
+      await engine.stop()
+      await queue.close()
+      connection.disconnect()
+    },
+  }
+}
