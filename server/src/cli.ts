@@ -12,9 +12,12 @@
  * data dir. Otherwise, and always with CLICKHOUSE_URL, they open the store themselves.
  * Either way they run the same operation (admin-commands.ts) and print the same answer.
  */
-import { userInfo } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { Command, CommanderError } from 'commander'
-import { ERRORS, loadConfig, loadMasterKey, migrate, VigilError, type ErrorBody, type VigilConfig } from '@vigil/core'
+import { mkdtempSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { createLogger, ERRORS, loadConfig, loadMasterKey, migrate, openStore, VigilError, type ErrorBody, type VigilConfig } from '@vigil/core'
+import { backtest, BUILTIN_DETECTORS, checkRuleCorpus, formatProblem, loadRules, runRuleFixtures, type FixtureResult } from '@vigil/detect'
 import { createSourceRegistry, type SourceRegistry } from '@vigil/ingest'
 import { ADMIN_OPERATIONS, operatorFacingError, type AdminContext, type AdminInput, type AdminOperation, type AdminOutput } from './admin-commands.js'
 import { adminSocketPath } from './admin-socket.js'
@@ -230,6 +233,66 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
       })
     })
 
+  const rules = program.command('rules').description('detection rules in rules/detections')
+  rules
+    .command('lint')
+    .description('validate every rule file against its schema and the corpus conventions')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const problems = checkRuleCorpus()
+      const count = loadRules().length
+      if (problems.length > 0) exitCode = 1
+      emit(opts.json === true, {
+        json: { rules: count, problems },
+        human: problems.length === 0 ? `${count} rules, no problems.\n` : problems.map((p) => formatProblem(p)).join('\n') + '\n',
+      })
+    })
+  rules
+    .command('test')
+    .description("run every rule's fixtures through the real engine on a scratch embedded ClickHouse")
+    .option('--rule <id>', 'only this rule')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { rule?: string; json?: boolean }) => {
+      const results = await runFixturesInScratchStore(opts.rule)
+      const failed = results.filter((r) => !r.pass)
+      if (failed.length > 0 || results.length === 0) exitCode = 1
+      const rows = results.map((r) => `${r.pass ? 'pass' : 'FAIL'}  ${r.rule.padEnd(28)} ${String(r.test).padStart(2)}  ${r.expect.padEnd(4)}  ${r.name}${r.why ? `\n      ${r.why}` : ''}`)
+      emit(opts.json === true, {
+        json: { passed: results.length - failed.length, failed: failed.length, results },
+        human: `${rows.join('\n')}\n${results.length - failed.length} passed, ${failed.length} failed\n`,
+      })
+    })
+
+  program
+    .command('detect')
+    .description('detection over stored history')
+    .command('backtest')
+    .description('replay the detectors over stored events and print what would have fired; nothing is stored or sent')
+    .requiredOption('--from <time>', 'RFC 3339 start (inclusive)')
+    .requiredOption('--to <time>', 'RFC 3339 end (exclusive)')
+    .option('--rule <id>', 'only this rule')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { from: string; to: string; rule?: string; json?: boolean }) => {
+      const fromMs = parseCliTime('--from', opts.from)
+      const toMs = parseCliTime('--to', opts.to)
+      if (toMs <= fromMs) throw new VigilError('VIGIL_ERR_CLI_USAGE', '--to must be after --from')
+      const all = loadRules()
+      if (opts.rule && !all.some((r) => r.id === opts.rule)) throw new VigilError('VIGIL_ERR_CLI_USAGE', `no rule ${opts.rule}`)
+      const cfg = config()
+      const store = await openVigilStore(cfg)
+      try {
+        await migrate(store, VIGIL_MIGRATIONS)
+        const result = await backtest(store, all, BUILTIN_DETECTORS, { fromMs, toMs, ...(opts.rule ? { rule: opts.rule } : {}) })
+        const lines = result.alerts.map((a) => `${a.first_seen}  ${a.severity.padEnd(8)} ${a.rule.padEnd(28)} ${a.entity.type}:${a.entity.id}  ×${a.count}  ${a.summary}`)
+        emit(opts.json === true, {
+          json: result,
+          human: `${lines.join('\n')}${lines.length ? '\n' : ''}${result.events} events replayed, ${result.alerts.length} alerts would have fired.\n`,
+        })
+      } finally {
+        await store.close()
+      }
+    })
+
   try {
     await program.parseAsync([...argv])
     return exitCode
@@ -243,6 +306,27 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     const vigil = asVigilError(err)
     printError(io, wantsJson, vigil)
     return exitCodeFor(vigil)
+  }
+}
+
+const CLI_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/
+
+function parseCliTime(flag: string, v: string): number {
+  const ms = CLI_TIME.test(v) ? Date.parse(v) : NaN
+  if (Number.isNaN(ms)) throw new VigilError('VIGIL_ERR_CLI_USAGE', `${flag} must be an RFC 3339 time, e.g. 2026-11-24T00:00:00Z`)
+  return ms
+}
+
+/** `vigil rules test`: a scratch embedded store in a temp dir, removed afterwards. */
+async function runFixturesInScratchStore(rule: string | undefined): Promise<FixtureResult[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-rules-test-'))
+  const store = await openStore(loadConfig({ VIGIL_DATA_DIR: dir }, { cwd: dir }))
+  try {
+    await migrate(store, VIGIL_MIGRATIONS)
+    return await runRuleFixtures(store, loadRules(), BUILTIN_DETECTORS, createLogger({ level: 'silent' }), rule ? { only: rule } : {})
+  } finally {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 
