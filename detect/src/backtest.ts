@@ -32,6 +32,7 @@ export interface BacktestResult {
   byRule: Record<string, number>
 }
 
+// `ts` is selected as text under its own name; WHERE and ORDER BY must mean the column.
 const PAGE_SQL = `
 SELECT toString(received_at) AS receivedAt, toString(ts) AS ts, source, id, action, outcome, reason,
   api_key_id, account_id, user_id,
@@ -41,7 +42,8 @@ FROM events FINAL
 WHERE ts >= {from:DateTime64(9, 'UTC')} AND ts < {to:DateTime64(9, 'UTC')}
   AND (ts, id) > ({afterTs:DateTime64(9, 'UTC')}, {afterId:String})
 ORDER BY ts, id
-LIMIT {limit:UInt32}`
+LIMIT {limit:UInt32}
+SETTINGS prefer_column_name_to_alias = 1`
 
 const toCh = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
 
