@@ -4,22 +4,12 @@
  */
 import { describe, it, expect, afterAll } from 'vitest'
 import { rmSync } from 'node:fs'
-import { createHmac } from 'node:crypto'
 import { loadConfig, openStore } from '@vigil/core'
-import { exited, freePort, startUp, tempDataDir, vigilJson } from './vigil-process.js'
+import { exited, freePort, signedPost, startUp, tempDataDir, vigilJson } from './vigil-process.js'
 
 const dataDir = tempDataDir()
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
-function signedPost(url: string, source: string, secret: string, body: string): Promise<Response> {
-  const ts = String(Math.floor(Date.now() / 1000))
-  const sig = createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex')
-  return fetch(`${url}/v1/events`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/x-ndjson', 'vigil-source': source, 'vigil-timestamp': ts, 'vigil-signature': `v1=${sig}` },
-  })
-}
 
 describe('crash recovery', () => {
   it('keeps every acknowledged event when vigil is killed with SIGKILL mid-load', async () => {

@@ -5,10 +5,9 @@
  */
 import { describe, it, expect, afterAll } from 'vitest'
 import { rmSync } from 'node:fs'
-import { createHmac } from 'node:crypto'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { exited, freePort, startUp, tempDataDir, vigilJson, type Running } from './vigil-process.js'
+import { exited, freePort, signedPost, startUp, tempDataDir, vigilJson, type Running } from './vigil-process.js'
 
 const dataDir = tempDataDir()
 let up: Running | undefined
@@ -18,16 +17,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-function post(url: string, source: string, secret: string, events: object[]): Promise<Response> {
-  const body = events.map((e) => JSON.stringify(e)).join('\n')
-  const ts = String(Math.floor(Date.now() / 1000))
-  const sig = createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex')
-  return fetch(`${url}/v1/events`, {
-    method: 'POST',
-    body,
-    headers: { 'content-type': 'application/x-ndjson', 'vigil-source': source, 'vigil-timestamp': ts, 'vigil-signature': `v1=${sig}` },
-  })
-}
 
 describe('detection end to end', () => {
   it('turns a brute-force burst into one alert, visible on /v1/alerts and queued once', async () => {
@@ -56,7 +45,8 @@ describe('detection end to end', () => {
       client_ip: '81.2.69.142',
       order: { symbol: 'VOD.L', side: 'buy', type: 'limit', qty: 100, price: 72.5, notional: 7250, currency: 'GBP', venue: 'XLON' },
     }))
-    expect((await post(up.url, 'desk', secret, [...clean, ...burst])).status).toBe(202)
+    const body = [...clean, ...burst].map((e) => JSON.stringify(e)).join('\n')
+    expect((await signedPost(up.url, 'desk', secret, body)).status).toBe(202)
 
     let alerts: Array<{ id: string; rule: string; entity: { id: string }; count: number }> = []
     const deadline = Date.now() + 20_000

@@ -3,6 +3,7 @@
  * a free port, the test run's Redis (REDIS_URL) unless told otherwise.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -61,4 +62,15 @@ export async function startUp(env: NodeJS.ProcessEnv, port: number): Promise<Run
 export function exited(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)))
+}
+
+/** Posts NDJSON to `/v1/events` signed as CONTRACT §2 says, like a trading API. */
+export function signedPost(url: string, source: string, secret: string, body: string): Promise<Response> {
+  const ts = String(Math.floor(Date.now() / 1000))
+  const sig = createHmac('sha256', secret).update(`${ts}.`).update(body).digest('hex')
+  return fetch(`${url}/v1/events`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/x-ndjson', 'vigil-source': source, 'vigil-timestamp': ts, 'vigil-signature': `v1=${sig}` },
+  })
 }
