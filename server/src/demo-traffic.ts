@@ -53,6 +53,9 @@ interface DemoKey {
   accountId: string
   userId: string
   desk: (typeof DESKS)[number]
+  /** One host per key: a desk's egress addresses can sit hundreds of km apart (Berlin and
+   * Kleve for DE), and a key flipping between them every second is not clean traffic. */
+  ip: string
   scopes: string[]
   /** Instruments this key trades; a real book is narrow. */
   book: Instrument[]
@@ -69,12 +72,14 @@ function pick<T>(rng: Rng, list: readonly T[]): T {
 function demoKeys(): DemoKey[] {
   return Array.from({ length: KEY_COUNT }, (_, i) => {
     const desk = DESKS[i % DESKS.length]!
+    const ip = desk.ips[Math.floor(i / DESKS.length) % desk.ips.length]!
     const book = [0, 1, 2].map((k) => INSTRUMENTS[(i * 5 + k * 3) % INSTRUMENTS.length]!)
     return {
       apiKeyId: `demo_key_${String(i + 1).padStart(2, '0')}`,
       accountId: `ACC-${10_400 + Math.floor(i / 2)}`,
       userId: `trader${String(i + 1).padStart(2, '0')}@demo.example`,
       desk,
+      ip,
       scopes: i % 6 === 0 ? ['read', 'trade', 'withdraw'] : ['read', 'trade'],
       book,
       typicalQty: [10, 50, 100, 250, 1000][i % 5]!,
@@ -101,7 +106,7 @@ function baseEvent(key: DemoKey, nowMs: number, rng: Rng) {
     account_id: key.accountId,
     user_id: key.userId,
     session_id: `sess-${key.apiKeyId.slice(-2)}-${Math.floor(nowMs / 3_600_000).toString(36)}`,
-    client_ip: pick(rng, key.desk.ips),
+    client_ip: key.ip,
     user_agent: key.desk.userAgent,
     scopes: key.scopes,
     tls: { version: 'TLSv1.3', cipher: pick(rng, ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256']) },
