@@ -104,7 +104,7 @@ const listOf = <T extends string>(values: readonly T[], description: string) =>
 const reasons = (description: string) => listOf(REASONS, description)
 const actionList = (description: string) =>
   Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, uniqueItems: true, description })
-const params = (properties: TProperties) => Type.Object(properties, { additionalProperties: false })
+const params = <T extends TProperties>(properties: T) => Type.Object(properties, { additionalProperties: false })
 
 const BruteForceParams = params({
   group_by: listOf(['api_key', 'user'] as const, 'Count failures separately per api_key_id and per user_id; an alert is about whichever crossed.'),
