@@ -27,7 +27,20 @@ export interface FixtureResult {
 }
 
 /** Tables a fixture may fill; emptied before each one. */
-const TABLES = ['events', 'detect_stream', 'rollup_entity_1s', 'rollup_key_1h', 'key_geo', 'alert_changes', 'detect_cursor']
+const TABLES = [
+  'events',
+  'detect_stream',
+  'rollup_entity_1s',
+  'rollup_key_1h',
+  'key_geo',
+  'alert_changes',
+  'detect_cursor',
+  // migration 003 (behaviour detectors)
+  'rollup_key_orders_1m',
+  'key_action_first_seen',
+  'key_geo_1d',
+  'rollup_source_skew_1s',
+]
 
 const toCh = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, iso.length - 1)}`
 
