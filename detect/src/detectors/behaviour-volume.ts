@@ -1,0 +1,287 @@
+/**
+ * volume.spike: a key's orders or notional in one `window` far above what the same key does
+ * in the same slot of the week (or day).
+ *
+ * Buckets are the rule's window, epoch-aligned, in whole minutes (a window that is not a
+ * whole number of minutes is rounded up to one): they are read from `rollup_key_orders_1m`
+ * (migration 003), which counts every action so `order_actions` decides what an order is.
+ * The value is the bucket holding the batch's order events (a late event is judged in its
+ * own bucket); its baseline samples are the same bucket one period back, two back, … over
+ * `history_days` (`seasonalHistory`: a past bucket with no orders counts as 0, one before
+ * the key's first order is left out). A key younger than `min_history_days` at the event
+ * (or with no sample yet) is judged by the cold-start limits instead.
+ *
+ * Queries per tick, only when the batch holds order events: one for the minute slots of
+ * every key in the batch (the current buckets and their seasonal twins, merged into time
+ * ranges shared by all keys), one for the keys' first orders.
+ */
+import type { Store } from '@vigil/core'
+import type { Detector, Finding, StreamEvent } from '../detector.js'
+import { builtinParams } from '../rules.js'
+import { ewma, hourOfWeek, robustZ, seasonalHistory, WEEK_MS, type SeasonalPoint } from '../baseline.js'
+import { chTimeToMs } from '../engine.js'
+import {
+  allowlistOf,
+  bucketStart,
+  DAY_MS,
+  entry,
+  EventGroup,
+  fmtDuration,
+  fmtNum,
+  fmtTime,
+  MINUTE_MS,
+  pastThreshold,
+  round,
+} from './behaviour-common.js'
+
+/** Retention of rollup_key_orders_1m (migration 003): samples older than this do not exist. */
+const ROLLUP_RETENTION_DAYS = 120
+/** More merged ranges than this and one query reads their hull instead (a backtest batch). */
+const MAX_RANGES = 64
+const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
+
+type Metric = 'orders' | 'notional'
+
+interface MetricVerdict {
+  metric: Metric
+  value: number
+  fires: boolean
+  reason: 'zscore' | 'cold_start'
+  score: number
+  threshold: number
+  median?: number
+  mad?: number
+  z?: number
+  ewma?: number
+  baseline?: number
+  ratio?: number
+  samples: number
+}
+
+interface MinuteRow {
+  k: string
+  m: number
+  o: string
+  n: number
+}
+
+async function readMinutes(
+  store: Store,
+  keys: readonly string[],
+  actions: readonly string[],
+  ranges: ReadonlyArray<readonly [number, number]>,
+): Promise<Map<string, { orders: SeasonalPoint[]; notional: SeasonalPoint[] }>> {
+  // Literal seconds, not parameters: ClickHouse prunes parts and granules only on ranges it
+  // can see in the WHERE, and these are integers this code computed.
+  const within = ranges.map(([a, b]) => `(minute >= toDateTime(${a / 1000}, 'UTC') AND minute < toDateTime(${b / 1000}, 'UTC'))`).join(' OR ')
+  const rows = await store.query<MinuteRow>(
+    `SELECT api_key_id AS k, toUnixTimestamp(minute) AS m, toString(sum(orders)) AS o, sum(notional) AS n
+     FROM rollup_key_orders_1m
+     WHERE (${within}) AND api_key_id IN {keys:Array(String)} AND action IN {actions:Array(String)}
+     GROUP BY k, minute`,
+    { keys, actions },
+  )
+  const out = new Map<string, { orders: SeasonalPoint[]; notional: SeasonalPoint[] }>()
+  for (const r of rows) {
+    const p = entry(out, r.k, () => ({ orders: [], notional: [] }))
+    const tsMs = Number(r.m) * 1000
+    p.orders.push({ tsMs, value: Number(r.o) })
+    p.notional.push({ tsMs, value: r.n })
+  }
+  return out
+}
+
+async function readFirstOrders(store: Store, keys: readonly string[], actions: readonly string[]): Promise<Map<string, number>> {
+  const rows = await store.query<{ k: string; f: string }>(
+    `SELECT api_key_id AS k, toString(min(first_seen)) AS f FROM key_action_first_seen
+     WHERE api_key_id IN {keys:Array(String)} AND action IN {actions:Array(String)} GROUP BY k`,
+    { keys, actions },
+  )
+  return new Map(rows.map((r) => [r.k, chTimeToMs(r.f)]))
+}
+
+/** Sorted, overlapping or touching ranges joined. */
+function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  ranges.sort((a, b) => a[0] - b[0])
+  const out: Array<[number, number]> = []
+  for (const r of ranges) {
+    const last = out[out.length - 1]
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1])
+    else out.push([r[0], r[1]])
+  }
+  return out
+}
+
+function sumIn(points: readonly SeasonalPoint[], from: number, to: number): number {
+  let s = 0
+  for (const p of points) if (p.tsMs >= from && p.tsMs < to) s += p.value
+  return s
+}
+
+function slotName(startMs: number, periodMs: number): string {
+  const hh = new Date(startMs).toISOString().slice(11, 16)
+  if (periodMs !== WEEK_MS) return `${hh} UTC`
+  return `${WEEKDAYS[Math.floor(hourOfWeek(startMs) / 24)] ?? ''} ${hh} UTC`
+}
+
+export const volumeSpike: Detector = {
+  ruleId: 'volume.spike',
+  async detect(events, { store, rule }) {
+    const p = builtinParams(rule, 'volume.spike')
+    const orderActions = new Set<string>(p.order_actions)
+    const allowed = allowlistOf(rule)
+    const windowMs = Math.max(MINUTE_MS, Math.ceil(rule.windowMs / MINUTE_MS) * MINUTE_MS)
+    const periodMs = p.seasonality === 'hour_of_week' ? WEEK_MS : DAY_MS
+    const seasons = Math.floor((Math.min(p.history_days, ROLLUP_RETENTION_DAYS) * DAY_MS) / periodMs)
+
+    // key → bucket start → the batch's order events in it
+    const byKey = new Map<string, Map<number, EventGroup>>()
+    const earliest = new Map<string, number>()
+    for (const e of events) {
+      if (!orderActions.has(e.action) || e.api_key_id === '' || allowed(e)) continue
+      entry(entry(byKey, e.api_key_id, () => new Map()), bucketStart(e.tsMs, windowMs), () => new EventGroup()).add(e)
+      earliest.set(e.api_key_id, Math.min(earliest.get(e.api_key_id) ?? Number.POSITIVE_INFINITY, e.tsMs))
+    }
+    if (byKey.size === 0) return []
+
+    const starts = new Set<number>()
+    for (const buckets of byKey.values()) for (const s of buckets.keys()) starts.add(s)
+    const wanted: Array<[number, number]> = []
+    for (const s of starts) for (let k = 0; k <= seasons; k++) wanted.push([s - k * periodMs, s - k * periodMs + windowMs])
+    let ranges = mergeRanges(wanted)
+    if (ranges.length > MAX_RANGES) ranges = [[(ranges[0] as [number, number])[0], Math.max(...ranges.map((r) => r[1]))]]
+
+    const keys = [...byKey.keys()]
+    const actions = [...orderActions]
+    const minutes = await readMinutes(store, keys, actions, ranges)
+    const firstOrders = await readFirstOrders(store, keys, actions)
+
+    const findings: Finding[] = []
+    for (const [key, buckets] of byKey) {
+      const pts = minutes.get(key) ?? { orders: [], notional: [] }
+      // The MV writes key_action_first_seen with the events; should it lag, the batch's own
+      // earliest order is a later (so younger, so stricter) first order.
+      const firstMs = Math.min(firstOrders.get(key) ?? Number.POSITIVE_INFINITY, earliest.get(key) as number)
+      // A zero point at the first order tells seasonalHistory where the key's history starts.
+      const anchor: SeasonalPoint = { tsMs: firstMs, value: 0 }
+      const series: Record<Metric, SeasonalPoint[]> = { orders: [...pts.orders, anchor], notional: [...pts.notional, anchor] }
+
+      for (const [start, group] of buckets) {
+        const orders = sumIn(pts.orders, start, start + windowMs)
+        if (orders < p.min_count) continue
+        // "Now" is the newest event of the bucket the batch holds, never the clock.
+        const ageMs = group.lastMs - firstMs
+        const young = ageMs < p.min_history_days * DAY_MS
+        const verdicts: MetricVerdict[] = []
+        for (const metric of p.metrics) {
+          const value = metric === 'orders' ? orders : sumIn(pts.notional, start, start + windowMs)
+          const history = young ? [] : seasonalHistory(series[metric], start, { bucketMs: windowMs, weeks: seasons, periodMs })
+          if (history.length === 0) {
+            const limit = metric === 'orders' ? p.cold_start_max_orders : p.cold_start_max_notional
+            verdicts.push({ metric, value, fires: value > limit, reason: 'cold_start', score: pastThreshold(value, limit), threshold: limit, samples: 0 })
+            continue
+          }
+          const r = robustZ(value, history)
+          const avg = ewma(history, p.ewma_alpha)
+          const baseline = Math.max(r.median, avg)
+          const ratio = baseline > 0 ? value / baseline : Number.POSITIVE_INFINITY
+          const fires = r.z >= p.z_threshold && ratio >= p.min_ratio_to_baseline
+          // Both conditions must hold, so the nearer one says how far past the line it is.
+          const score = pastThreshold(Math.min(r.z / p.z_threshold, ratio / p.min_ratio_to_baseline), 1)
+          verdicts.push({
+            metric,
+            value,
+            fires,
+            reason: 'zscore',
+            score,
+            threshold: p.z_threshold,
+            median: r.median,
+            mad: r.mad,
+            z: r.z,
+            ewma: avg,
+            baseline,
+            ratio,
+            samples: history.length,
+          })
+        }
+        const fired = verdicts.filter((v) => v.fires).sort((a, b) => b.score - a.score)
+        const top = fired[0]
+        if (!top) continue
+        findings.push(toFinding(rule.severity, key, start, windowMs, periodMs, group, top, verdicts, ageMs, findFirstAccount(events, key)))
+      }
+    }
+    return findings
+  },
+}
+
+function findFirstAccount(events: readonly StreamEvent[], key: string): string | undefined {
+  for (const e of events) if (e.api_key_id === key && e.account_id !== '') return e.account_id
+  return undefined
+}
+
+function metricEvidence(v: MetricVerdict): Record<string, unknown> {
+  return {
+    value: round(v.value, 2),
+    reason: v.reason,
+    fires: v.fires,
+    samples: v.samples,
+    ...(v.reason === 'cold_start'
+      ? { threshold: v.threshold }
+      : {
+          baseline: round(v.baseline ?? 0, 2),
+          median: round(v.median ?? 0, 2),
+          mad: round(v.mad ?? 0, 2),
+          ewma: round(v.ewma ?? 0, 2),
+          z: round(v.z ?? 0, 2),
+          ratio: Number.isFinite(v.ratio) ? round(v.ratio ?? 0, 2) : null,
+        }),
+  }
+}
+
+function toFinding(
+  severity: Finding['severity'],
+  key: string,
+  start: number,
+  windowMs: number,
+  periodMs: number,
+  group: EventGroup,
+  top: MetricVerdict,
+  verdicts: readonly MetricVerdict[],
+  ageMs: number,
+  account: string | undefined,
+): Finding {
+  const what = top.metric === 'orders' ? `${fmtNum(top.value, 0)} orders` : `${fmtNum(top.value)} notional`
+  const span = `in the ${fmtDuration(windowMs)} from ${fmtTime(start)}`
+  const summary =
+    top.reason === 'cold_start'
+      ? `Key ${key}, ${fmtNum(ageMs / DAY_MS, 1)} day${ageMs / DAY_MS >= 1.05 ? 's' : ''} old, sent ${what} ${span}, over its cold-start limit of ${fmtNum(top.threshold)}.`
+      : `Key ${key} sent ${what} ${span}, ${top.ratio !== undefined && Number.isFinite(top.ratio) ? `${fmtNum(top.ratio, 1)}×` : 'far above'} its usual ${fmtNum(top.baseline ?? 0, 1)} for ${slotName(start, periodMs)} (robust z ${fmtNum(top.z ?? 0, 1)}).`
+  return {
+    rule: 'volume.spike',
+    severity,
+    score: top.score,
+    entity: { type: 'api_key', id: key },
+    api_key_id: key,
+    ...(account ? { account_id: account } : {}),
+    firstSeenMs: group.firstMs,
+    lastSeenMs: group.lastMs,
+    windowStartMs: start,
+    count: group.count,
+    summary,
+    evidence: {
+      metric: top.metric,
+      value: round(top.value, 2),
+      ...(top.reason === 'zscore'
+        ? { baseline: round(top.baseline ?? 0, 2), median: round(top.median ?? 0, 2), mad: round(top.mad ?? 0, 2), z: round(top.z ?? 0, 2) }
+        : {}),
+      threshold: top.threshold,
+      samples: top.samples,
+      reason: top.reason,
+      window_ms: windowMs,
+      key_age_days: round(ageMs / DAY_MS, 2),
+      metrics: Object.fromEntries(verdicts.map((v) => [v.metric, metricEvidence(v)])),
+      sample_event_ids: group.ids,
+    },
+    ...(group.receivedAt ? { eventReceivedAt: group.receivedAt } : {}),
+  }
+}
