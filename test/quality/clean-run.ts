@@ -1,5 +1,5 @@
 /**
- * `npm run quality -- clean [--events=1000000] [--days=7]`: false alarms on clean traffic.
+ * `npm run quality [-- --events=1000000 --days=28 --seed=42]`: false alarms on clean traffic.
  *
  * Generates ordinary trading-API traffic (the demo generator's keys, desks and books, a
  * diurnal and weekday pattern, a few human slips: the odd mistyped password, one rate-limit
@@ -22,7 +22,7 @@ import { machine, writeSection } from '../bench/machine.js'
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def)
 const total = arg('events', 1_000_000)
-const days = arg('days', 7)
+const days = arg('days', 28)
 const seed = arg('seed', 42)
 
 function mulberry32(a: number) {
@@ -114,7 +114,7 @@ try {
   for (const r of rules) byRule[r.id] = 0
   for (const a of alerts) byRule[a.rule] = (byRule[a.rule] ?? 0) + 1
   console.log(JSON.stringify({ events: made, slips, alerts: alerts.length, byRule, seconds: Math.round(seconds) }, null, 2))
-  for (const a of alerts.slice(0, 20)) console.log(`${a.rule} ${a.entity.type}:${a.entity.id} ${a.summary}`)
+  for (const a of alerts.slice(0, 60)) console.log(`${a.rule} ${a.entity.type}:${a.entity.id} ${a.summary}`)
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ')
   writeSection(
     path.join(root, 'docs/detection-quality.md'),
