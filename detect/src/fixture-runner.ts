@@ -40,6 +40,8 @@ const TABLES = [
   'key_action_first_seen',
   'key_geo_1d',
   'rollup_source_skew_1s',
+  // migration 004 (account detectors)
+  'rollup_denials_1s',
 ]
 
 const toCh = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, iso.length - 1)}`
