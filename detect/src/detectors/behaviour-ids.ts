@@ -10,6 +10,9 @@
  * because a window's matches may have arrived over several ticks.
  */
 import type { Store } from '@vigil/core'
+// Excerpts are decoded text: a secret that was percent-encoded in the path is plain there,
+// so it is masked again before it reaches alert evidence.
+import { maskText } from '@vigil/core'
 import type { Detector, EntityType, Finding, StreamEvent } from '../detector.js'
 import { builtinParams } from '../rules.js'
 import { chTimeToMs } from '../engine.js'
@@ -221,7 +224,7 @@ function toFinding(rule: { severity: Finding['severity']; windowMs: number }, en
       threshold: minMatches,
       categories: Object.fromEntries(categories),
       patterns: [...patterns],
-      matches: hits.slice(0, 10).map((h) => ({ event_id: h.id, field: h.field, patterns: h.matches.map((m) => m.pattern), excerpt: (h.matches[0] as IdsMatch).excerpt })),
+      matches: hits.slice(0, 10).map((h) => ({ event_id: h.id, field: h.field, patterns: h.matches.map((m) => m.pattern), excerpt: maskText((h.matches[0] as IdsMatch).excerpt) })),
       sample_event_ids: group.ids,
     },
     ...(lastNew.receivedAt ? { eventReceivedAt: lastNew.receivedAt } : {}),
