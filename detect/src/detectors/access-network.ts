@@ -4,7 +4,8 @@
  * batch's events) and in SQL (`networkSql`, for rollup rows): an alert's entity id must be
  * one string whichever side computed it. The text is ClickHouse's: IPv4 dotted
  * (`203.0.113.0/24`), IPv6 as `IPv6NumToString` writes it, which is RFC 5952
- * (`2001:db8:4a2c::/48`).
+ * (`2001:db8:4a2c::/48`) except for an address whose first 96 bits are zero, which it writes
+ * with a dotted tail: only a prefix past /96 of such an address would name it differently here.
  *
  * Not geo-math's `networkOf`: that one is fixed at /24 and /48, and a rule may choose others.
  */
