@@ -126,6 +126,18 @@ describe('detection engine', () => {
     await expect(engine.alerts.setStatus('al_nope', 'resolved', '', 'x')).rejects.toMatchObject({ code: 'not_found' })
   })
 
+  it('reads a stream denser than one page within the overlap (no stall on a busy second)', async () => {
+    const seenIds: string[] = []
+    const counting: Detector = { ruleId: 'test.trigger', detect: async (events) => (seenIds.push(...events.map((e) => e.id)), []) }
+    const engine = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [counting], batchLimit: 5, overlapMs: 60_000 })
+    // 23 events arriving in the same instant: more than four pages inside the overlap.
+    await storeEvents(h.store, Array.from({ length: 23 }, (_, i) => ev(i)), { receivedAt: new Date('2026-11-26T10:00:00Z') })
+    expect((await engine.tick()).events).toBe(23)
+    expect(new Set(seenIds).size).toBe(23)
+    await storeEvents(h.store, [ev(99)], { receivedAt: new Date('2026-11-26T10:00:00.5Z') })
+    expect((await engine.tick()).events).toBe(1)
+  })
+
   it('a failing detector does not stop the others', async () => {
     const broken: Detector = { ruleId: 'test.broken', detect: async () => Promise.reject(new Error('boom')) }
     const engine = new DetectionEngine({

@@ -48,7 +48,7 @@ SELECT toString(received_at) AS receivedAt, toString(ts) AS ts, source, id, acti
   if(client_ip = toIPv6('::'), '', replaceRegexpOne(IPv6NumToString(client_ip), '^::ffff:(\\\\d+\\\\.\\\\d+\\\\.\\\\d+\\\\.\\\\d+)$', '\\\\1')) AS client_ip,
   http_path, attrs, order_qty, order_notional, order_symbol, geo_country, geo_city, geo_lat, geo_lon, clock_skew_ms
 FROM detect_stream
-WHERE received_at > {from:DateTime64(9, 'UTC')}
+WHERE (received_at, id) > ({afterTs:DateTime64(9, 'UTC')}, {afterId:String})
 ORDER BY received_at, id
 LIMIT {limit:UInt32}`
 
@@ -101,9 +101,13 @@ export class DetectionEngine {
   async tick(): Promise<TickResult> {
     await this.#loadCursor()
     const total: TickResult = { events: 0, findings: 0, created: 0, repeated: 0 }
+    // Pages through everything after (cursor − overlap) by (received_at, id): with a dense
+    // stream the overlap alone can hold more rows than one page, and re-reading the same
+    // first page would never get past it.
+    let afterTs = msToChNs(Math.max(0, (this.#cursorMs as number) - this.#o.overlapMs))
+    let afterId = ''
     for (;;) {
-      const fromMs = Math.max(0, (this.#cursorMs as number) - this.#o.overlapMs)
-      const rows = await this.#o.store.query<StreamRow>(STREAM_SQL, { from: msToChNs(fromMs), limit: this.#o.batchLimit })
+      const rows = await this.#o.store.query<StreamRow>(STREAM_SQL, { afterTs, afterId, limit: this.#o.batchLimit })
       const fresh: StreamEvent[] = []
       for (const r of rows) {
         const key = `${r.source}\u0000${r.id}`
@@ -116,6 +120,11 @@ export class DetectionEngine {
           this.#cursorText = r.receivedAt
         }
       }
+      const last = rows[rows.length - 1]
+      if (last) {
+        afterTs = last.receivedAt
+        afterId = last.id
+      }
       if (fresh.length > 0) {
         const r = await this.#run(fresh)
         total.events += fresh.length
@@ -124,8 +133,10 @@ export class DetectionEngine {
         total.repeated += r.repeated
         await this.#saveCursor()
       }
-      this.#prune()
-      if (rows.length < this.#o.batchLimit || fresh.length === 0) return total
+      if (rows.length < this.#o.batchLimit) {
+        this.#prune()
+        return total
+      }
     }
   }
 
