@@ -27,7 +27,7 @@ export interface FixtureResult {
 }
 
 /** Tables a fixture may fill; emptied before each one. */
-const TABLES = [
+export const DETECTION_TABLES = [
   'events',
   'detect_stream',
   'rollup_entity_1s',
@@ -84,7 +84,7 @@ export async function runRuleFixtures(
         results.push({ ...base, alerts: 0, entities: [], pass: false, why: 'no detector implements this rule' })
         continue
       }
-      for (const table of TABLES) await store.command(`TRUNCATE TABLE IF EXISTS ${table}`)
+      for (const table of DETECTION_TABLES) await store.command(`TRUNCATE TABLE IF EXISTS ${table}`)
       await storeFixtureEvents(store, t.events as unknown as Record<string, unknown>[])
       const engine = new DetectionEngine({ store, logger, rules: [{ ...rule, enabled: true }], detectors: [detector], name: 'fixtures' })
       await engine.tick()

@@ -14,20 +14,10 @@ import { loadRules } from '../rules.js'
 import type { Alert } from '../alerts.js'
 import { startDetectHarness, storeEvents, type DetectHarness } from '../test-support.js'
 import { BEHAVIOUR_DETECTORS } from './behaviour-detectors.js'
+import { DETECTION_TABLES } from '../fixture-runner.js'
 
-const TABLES = [
-  'events',
-  'detect_stream',
-  'rollup_entity_1s',
-  'rollup_key_1h',
-  'key_geo',
-  'alert_changes',
-  'detect_cursor',
-  'rollup_key_orders_1m',
-  'key_action_first_seen',
-  'key_geo_1d',
-  'rollup_source_skew_1s',
-]
+// The tables a detection test fills: one list, kept with the runner that empties them too.
+const TABLES = DETECTION_TABLES
 
 const RULES = loadRules()
 const MIN = 60_000
