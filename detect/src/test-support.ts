@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { CORE_MIGRATIONS_DIR, EVENT_COLUMNS, loadConfig, migrate, openStore, type Store } from '@vigil/core'
+import { CORE_MIGRATIONS_DIR, loadConfig, migrate, openStore, type Store } from '@vigil/core'
+import { storeFixtureEvents } from './fixture-runner.js'
 import { DETECT_MIGRATIONS_DIR } from './migrations.js'
 
 export interface DetectHarness {
@@ -32,24 +33,14 @@ export async function startDetectHarness(): Promise<DetectHarness> {
   }
 }
 
-const toCh = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, iso.length - 1)}`
-
 /**
  * Stores CONTRACT §1 events as ingest would have (source, received_at, geo given or empty),
- * flattened by EVENT_COLUMNS. `receivedAt` defaults to now.
+ * through the fixture runner's writer. `receivedAt` defaults to now.
  */
 export async function storeEvents(store: Store, events: ReadonlyArray<Record<string, unknown>>, opts: { source?: string; receivedAt?: Date } = {}): Promise<void> {
   const received = (opts.receivedAt ?? new Date()).toISOString()
-  const lines = events.map((ev) => {
-    const e: Record<string, unknown> = { source: opts.source ?? 'test', received_at: received, clock_skew_ms: 0, ...ev }
-    const row: Record<string, unknown> = {}
-    for (const c of EVENT_COLUMNS) {
-      let v: unknown = e[c.path[0] as string]
-      if (c.path[1] !== undefined) v = v == null ? undefined : (v as Record<string, unknown>)[c.path[1]]
-      if (v === undefined || v === null) continue
-      row[c.name] = c.type.startsWith('DateTime64') ? toCh(v as string) : v
-    }
-    return JSON.stringify(row)
-  })
-  await store.insertNdjson('events', EVENT_COLUMNS.map((c) => c.name), lines.join('\n') + '\n')
+  await storeFixtureEvents(
+    store,
+    events.map((ev) => ({ source: opts.source ?? 'test', received_at: received, ...ev })),
+  )
 }
