@@ -20,7 +20,15 @@ export interface VigilConfig {
   readonly clickhouse: { readonly url: string | undefined; readonly user: string | undefined; readonly password: string | undefined }
   /** Unset: Vigil starts a private redis-server under the data dir. */
   readonly redisUrl: string | undefined
-  readonly slack: { readonly token: string | undefined; readonly channel: string | undefined; readonly apiUrl: string | undefined }
+  readonly slack: {
+    readonly token: string | undefined
+    readonly channel: string | undefined
+    readonly apiUrl: string | undefined
+    /** Verifies Slack's interactivity requests (button clicks); unset: the endpoint refuses them. */
+    readonly signingSecret: string | undefined
+  }
+  /** The address people reach Vigil by, for links in Slack and email. @defaultValue `http://<VIGIL_HOST>:<VIGIL_PORT>` */
+  readonly publicUrl: string
   readonly smtpUrl: string | undefined
   readonly emailFrom: string | undefined
   readonly emailTo: readonly string[]
@@ -120,6 +128,8 @@ const SETTINGS = {
   slackToken: { env: 'SLACK_TOKEN', parse: asString },
   slackChannel: { env: 'SLACK_CHANNEL', parse: asString },
   slackApiUrl: { env: 'SLACK_API_URL', parse: asUrl(['http:', 'https:']) },
+  slackSigningSecret: { env: 'SLACK_SIGNING_SECRET', parse: asString },
+  publicUrl: { env: 'VIGIL_PUBLIC_URL', parse: asUrl(['http:', 'https:']) },
   smtpUrl: { env: 'SMTP_URL', parse: asUrl(['smtp:', 'smtps:']) },
   emailFrom: { env: 'EMAIL_FROM', parse: asEmail },
   emailTo: { env: 'EMAIL_TO', default: '', parse: asEmailList },
@@ -202,7 +212,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     port: int('port'),
     clickhouse: { url: str('clickhouseUrl'), user: str('clickhouseUser'), password: str('clickhousePassword') },
     redisUrl: str('redisUrl'),
-    slack: { token: str('slackToken'), channel: str('slackChannel'), apiUrl: str('slackApiUrl') },
+    slack: { token: str('slackToken'), channel: str('slackChannel'), apiUrl: str('slackApiUrl'), signingSecret: str('slackSigningSecret') },
+    publicUrl: (str('publicUrl') ?? `http://${hostForUrl(str('host') as string)}:${int('port')}`).replace(/\/+$/, ''),
     smtpUrl: str('smtpUrl'),
     emailFrom: str('emailFrom'),
     emailTo: (v.emailTo as string[] | undefined) ?? [],
@@ -222,6 +233,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     },
   }
   return deepFreeze(config)
+}
+
+/** A host as it goes in a URL: IPv6 in brackets, the unspecified address as loopback. */
+function hostForUrl(host: string): string {
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return h.includes(':') ? `[${h}]` : h
 }
 
 function deepFreeze<T>(o: T): T {

@@ -14,37 +14,16 @@
 import { createHash } from 'node:crypto'
 import type { Store } from '@vigil/core'
 import { VigilError } from '@vigil/core'
-import type { EntityType, Finding, Severity } from './detector.js'
+import type { Finding } from './detector.js'
 
-export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved', 'false_positive'] as const
-export type AlertStatus = (typeof ALERT_STATUSES)[number]
+export { ALERT_STATUSES } from '@vigil/core'
+export type { Alert, AlertStatus } from '@vigil/core'
+import type { Alert, AlertStatus, EntityType, Severity } from '@vigil/core'
 export const SETTABLE_STATUSES = ['acknowledged', 'resolved', 'false_positive'] as const
-
-/** An alert as the operator API shows it (CONTRACT §4). */
-export interface Alert {
-  id: string
-  rule: string
-  severity: Severity
-  score: number
-  status: AlertStatus
-  entity: { type: EntityType; id: string }
-  api_key_id: string | null
-  account_id: string | null
-  client_ip: string | null
-  first_seen: string
-  last_seen: string
-  count: number
-  summary: string
-  evidence: Record<string, unknown>
-  incident_id: string | null
-  /** When Vigil stored the alert; with the event's arrival time this is the detection latency. */
-  detected_at: string
-  event_received_at: string | null
-}
 
 export interface AlertChange {
   version: number
-  change: 'open' | 'repeat' | 'status'
+  change: 'open' | 'repeat' | 'status' | 'incident'
   status: AlertStatus
   count: number
   last_seen: string
@@ -97,7 +76,7 @@ SELECT id,
   argMax(entity_id, version) AS entity_id, argMax(api_key_id, version) AS api_key_id, argMax(account_id, version) AS account_id,
   argMax(client_ip, version) AS client_ip, toString(argMax(first_seen, version)) AS first_seen,
   toString(argMax(last_seen, version)) AS last_seen, toString(argMax(count, version)) AS count,
-  argMax(summary, version) AS summary, argMax(evidence, version) AS evidence, argMax(incident_id, version) AS incident_id,
+  argMax(summary, version) AS summary, argMax(evidence, version) AS evidence, argMaxIf(incident_id, version, incident_id != '') AS incident_id,
   argMax(note, version) AS note, argMax(changed_by, version) AS changed_by, toString(argMax(changed_at, version)) AS changed_at,
   toString(min(detected_at)) AS detected_at, toString(argMin(event_received_at, version)) AS event_received_at
 FROM alert_changes`
@@ -272,6 +251,19 @@ export class AlertStore {
     const cur = await this.#byId(id)
     if (!cur) throw new VigilError('VIGIL_ERR_API_NOT_FOUND', 'alert')
     await this.#insert({ ...cur, version: Number(cur.version) + 1, change: 'status', status, note, changed_by: by })
+    return toAlert((await this.#byId(id)) as Row)
+  }
+
+  /**
+   * Records that the response side attached this alert to an incident. Once set, an alert's
+   * incident stays (the current view takes the newest non-empty one), so a detector repeat
+   * written at the same moment cannot erase it. Attaching to the same incident again is a no-op.
+   */
+  async attachIncident(id: string, incidentId: string, by: string): Promise<Alert | undefined> {
+    const cur = await this.#byId(id)
+    if (!cur) return undefined
+    if (cur.incident_id === incidentId) return toAlert(cur)
+    await this.#insert({ ...cur, version: Number(cur.version) + 1, change: 'incident', incident_id: incidentId, note: '', changed_by: by })
     return toAlert((await this.#byId(id)) as Row)
   }
 

@@ -14,8 +14,8 @@
  */
 import type { Store } from '@vigil/core'
 
-export type Severity = 'low' | 'medium' | 'high' | 'critical'
-export type EntityType = 'api_key' | 'user' | 'ip' | 'net' | 'account' | 'source'
+export type { Severity, EntityType } from '@vigil/core'
+import type { Severity, EntityType } from '@vigil/core'
 
 /** What the engine needs of a rule; the rule file (rules/detections) carries more. */
 export interface EngineRule {

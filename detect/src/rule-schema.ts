@@ -33,8 +33,8 @@ export const BUILTIN_RULE_IDS = [
 ] as const
 export type BuiltinRuleId = (typeof BUILTIN_RULE_IDS)[number]
 
-export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const
-export const ENTITY_TYPES = ['api_key', 'user', 'ip', 'net', 'account', 'source'] as const
+export { SEVERITIES, ENTITY_TYPES } from '@vigil/core'
+import { SEVERITIES, ENTITY_TYPES } from '@vigil/core'
 
 // ---------------------------------------------------------------------------------------
 // Durations

@@ -14,7 +14,7 @@ function expected(role: Role, p: Permission): boolean {
     case 'analyst':
       return isRead || p === 'alerts:write' || p === 'incidents:write'
     case 'responder':
-      return isRead || ['alerts:write', 'incidents:write', 'keys:write', 'killswitches:write'].includes(p)
+      return isRead || ['alerts:write', 'incidents:write', 'keys:write', 'killswitches:write', 'approvals:write'].includes(p)
     case 'admin':
       return true
   }

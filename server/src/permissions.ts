@@ -21,6 +21,9 @@ export const OPERATOR_PERMISSIONS = [
   'keys:write',
   'killswitches:read',
   'killswitches:write',
+  'approvals:write',
+  'respond:admin',
+  'audit:read',
   'reports:read',
   'reports:write',
   'sources:admin',
@@ -32,9 +35,9 @@ export type OperatorPermission = (typeof OPERATOR_PERMISSIONS)[number]
 
 /**
  * Route markers that are not granted by a role:
- * `public` needs no credential at all (health); `source` means the route authenticates a
- * source itself by HMAC (ingest's `POST /v1/events`, the control channel), so the bearer
- * check must stay out of its way.
+ * `public` needs no credential at all (health); `source` means the route authenticates its caller
+ * itself by HMAC (ingest's `POST /v1/events`, the control channel, Slack's interactivity
+ * callbacks), so the bearer check must stay out of its way.
  */
 export const ROUTE_MARKERS = ['public', 'source'] as const
 export type RouteMarker = (typeof ROUTE_MARKERS)[number]
@@ -51,9 +54,10 @@ const READ: readonly OperatorPermission[] = [
   'killswitches:read',
   'reports:read',
   'metrics:read',
+  'audit:read',
 ]
 const ANALYST: readonly OperatorPermission[] = [...READ, 'alerts:write', 'incidents:write']
-const RESPONDER: readonly OperatorPermission[] = [...ANALYST, 'keys:write', 'killswitches:write']
+const RESPONDER: readonly OperatorPermission[] = [...ANALYST, 'keys:write', 'killswitches:write', 'approvals:write']
 
 /**
  * The table. A regulator works with compiled reports (lists, downloads, and compiles the

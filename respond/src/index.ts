@@ -1,0 +1,24 @@
+// Public surface of @vigil/respond.
+export { RESPOND_MIGRATIONS_DIR } from './migrations.js'
+export { KILLSWITCH_SCOPE_TYPES, INCIDENT_STATUSES } from './seams.js'
+export type {
+  KillSwitchScope,
+  KillSwitchScopeType,
+  KeyState,
+  KeyStateStore,
+  ChangeBy,
+  Changed,
+  KillSwitch,
+  KillSwitchStore,
+  ControlDelta,
+  ControlState,
+  IncidentStatus,
+  TimelineEntry,
+  Incident,
+  IncidentStore,
+  AuditEntry,
+  AuditProblem,
+  AuditVerification,
+  AuditLog,
+} from './seams.js'
+export type { Action, ActionContext, ActionDeps, ActionOutcome, ActionResult } from './action.js'
