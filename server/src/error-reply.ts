@@ -68,7 +68,29 @@ export function installErrorReplies(app: FastifyInstance): void {
     return sendVigilError(reply, vigil)
   })
 
-  app.setNotFoundHandler((_request, reply) => sendVigilError(reply, new VigilError('VIGIL_ERR_API_NOT_FOUND')))
+  // A path that exists under other methods answers 405 with `Allow` (RFC 9110 §15.5.6), so
+  // a client that used the wrong method learns that instead of "no such resource".
+  let matchers: Array<{ method: string; re: RegExp }> | undefined
+  app.setNotFoundHandler((request, reply) => {
+    const routes = (request.server as { vigilRoutes?: ReadonlyArray<{ method: string; url: string }> }).vigilRoutes ?? []
+    matchers ??= routes.map((r) => ({ method: r.method, re: routePattern(r.url) }))
+    const pathname = request.url.split('?')[0] ?? ''
+    const allowed = [...new Set(matchers.filter((m) => m.re.test(pathname)).map((m) => m.method))]
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      return sendVigilError(reply, new VigilError('VIGIL_ERR_API_METHOD_NOT_ALLOWED', undefined, { headers: { allow: allowed.sort().join(', ') } }))
+    }
+    return sendVigilError(reply, new VigilError('VIGIL_ERR_API_NOT_FOUND'))
+  })
+}
+
+/** A fastify route URL (`/v1/alerts/:id`, `/static/*`) as a whole-path regular expression. */
+export function routePattern(url: string): RegExp {
+  const parts = url.split('/').map((seg) => {
+    if (seg === '*') return '.*'
+    if (seg.startsWith(':')) return '[^/]+'
+    return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  })
+  return new RegExp(`^${parts.join('/')}/?$`)
 }
 
 /** For fastify's `frameworkErrors` option: errors found before routing (a malformed URL). */
