@@ -1,0 +1,15 @@
+/**
+ * The registry of actions playbooks can name. The playbook schema and `vigil playbooks lint`
+ * read it for each action's params schema; the engine looks up each step's action here.
+ * Add an action by importing it and listing it once below.
+ */
+import type { Action } from '../action.js'
+
+export const ACTIONS: readonly Action[] = []
+
+const BY_TYPE: ReadonlyMap<string, Action> = new Map(ACTIONS.map((a) => [a.type, a]))
+
+/** The action playbooks call `type`, or undefined. */
+export function actionByType(type: string): Action | undefined {
+  return BY_TYPE.get(type)
+}
