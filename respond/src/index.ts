@@ -22,3 +22,5 @@ export type {
   AuditLog,
 } from './seams.js'
 export type { Action, ActionContext, ActionDeps, ActionOutcome, ActionResult } from './action.js'
+export { createAuditLog, AUDIT_GENESIS_HASH } from './audit-log.js'
+export type { AuditLogStore, AuditLogOptions, AuditRecord, AuditListFilter } from './audit-log.js'
