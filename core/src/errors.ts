@@ -32,6 +32,7 @@ export const ERRORS = {
 
   // configuration and CLI
   VIGIL_ERR_CONFIG_INVALID: { status: 500, code: 'config_invalid', message: 'Invalid configuration' },
+  VIGIL_ERR_RULE_INVALID: { status: 400, code: 'rule_invalid', message: 'A detection rule file is not valid' },
   VIGIL_ERR_CLI_USAGE: { status: 400, code: 'usage', message: 'Invalid command usage' },
   VIGIL_ERR_SOURCE_EXISTS: { status: 409, code: 'source_exists', message: 'A source with this id already exists' },
   VIGIL_ERR_SOURCE_NOT_FOUND: { status: 404, code: 'source_not_found', message: 'No such source' },

@@ -15,6 +15,7 @@ import AjvModule, { type ErrorObject } from 'ajv'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseDocument, type Document } from 'yaml'
+import { VigilError } from '@vigil/core'
 import {
   BUILTIN_RULE_IDS,
   CIDR_PATTERN,
@@ -91,12 +92,14 @@ export function formatProblem(p: RuleProblem): string {
   return `${p.file}: ${p.path ? `${p.path} ` : ''}${p.message}`
 }
 
-/** Thrown by the loaders: every problem found, one a line in `message`. */
-export class RuleError extends Error {
-  override readonly name = 'RuleError'
+/**
+ * Thrown by the loaders: every problem found, one a line after the registry's message, so
+ * the CLI and start-up print it like any other Vigil error (code `rule_invalid`).
+ */
+export class RuleError extends VigilError {
   readonly problems: readonly RuleProblem[]
   constructor(problems: readonly RuleProblem[]) {
-    super(problems.map(formatProblem).join('\n'))
+    super('VIGIL_ERR_RULE_INVALID', `\n${problems.map(formatProblem).join('\n')}`)
     this.problems = problems
   }
 }
