@@ -42,6 +42,8 @@ export interface SlackApiServer {
   rateLimitNext(n: number, retryAfterSec: number): void
   /** The next `n` calls fail as described. */
   failNext(n: number, failure: SlackFailure): void
+  /** Every post to `channel` answers `{ok: false, error}` (e.g. `is_archived`), until reset. */
+  refuseChannel(channel: string, error: string): void
   /** Forget recorded calls and queued failures. */
   reset(): void
   close(): Promise<void>
@@ -80,6 +82,7 @@ function parseBody(raw: string, contentType: string | undefined): Record<string,
 export async function startSlackApiServer(opts: { token?: string } = {}): Promise<SlackApiServer> {
   const calls: RecordedSlackCall[] = []
   let plan: Planned[] = []
+  const refused = new Map<string, string>()
   let seq = 0
 
   const server: Server = createServer((req, res) => {
@@ -118,6 +121,8 @@ export async function startSlackApiServer(opts: { token?: string } = {}): Promis
         return send(200, { ok: false, error: 'invalid_auth' })
       }
       const channel = typeof body.channel === 'string' ? body.channel : undefined
+      const refusal = channel === undefined ? undefined : refused.get(channel)
+      if (refusal !== undefined) return send(200, { ok: false, error: refusal })
       if (method === 'chat.postMessage') {
         if (!channel) return send(200, { ok: false, error: 'channel_not_found' })
         seq += 1
@@ -149,9 +154,13 @@ export async function startSlackApiServer(opts: { token?: string } = {}): Promis
     failNext(n, failure) {
       for (let i = 0; i < n; i++) plan.push({ kind: 'fail', failure })
     },
+    refuseChannel(channel, error) {
+      refused.set(channel, error)
+    },
     reset() {
       calls.length = 0
       plan = []
+      refused.clear()
     },
     close() {
       return new Promise((resolve) => {
