@@ -24,3 +24,7 @@ export type {
 export type { Action, ActionContext, ActionDeps, ActionOutcome, ActionResult } from './action.js'
 export { createAuditLog, AUDIT_GENESIS_HASH } from './audit-log.js'
 export type { AuditLogStore, AuditLogOptions, AuditRecord, AuditListFilter } from './audit-log.js'
+export { createControlLog } from './control-log.js'
+export type { ControlLog, ControlLogOptions, ControlChange, ControlOutcome } from './control-log.js'
+export { createKeyStateStore } from './key-states.js'
+export { createKillSwitchStore } from './killswitches.js'
