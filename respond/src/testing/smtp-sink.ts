@@ -33,6 +33,8 @@ export interface SmtpSink {
   waitFor(n: number, timeoutMs?: number): Promise<ReceivedMail[]>
   /** The next `n` messages are refused after DATA with a temporary 451 error. */
   refuseNext(n: number): void
+  /** Mail to this address is refused at RCPT TO with a permanent 550 error. */
+  refuseRecipient(address: string): void
   close(): Promise<void>
 }
 
@@ -121,11 +123,18 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   const messages: ReceivedMail[] = []
   const waiters: Array<() => void> = []
   let refuse = 0
+  const refusedRecipients = new Set<string>()
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     size: 10 * 1024 * 1024,
+    onRcptTo(address, _session, callback) {
+      if (refusedRecipients.has(address.address.toLowerCase())) {
+        return callback(Object.assign(new Error('No such user here'), { responseCode: 550 }))
+      }
+      callback()
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = []
       stream.on('data', (c: Buffer) => chunks.push(c))
@@ -166,6 +175,9 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     },
     refuseNext(n) {
       refuse += n
+    },
+    refuseRecipient(address) {
+      refusedRecipients.add(address.toLowerCase())
     },
     close() {
       return new Promise((resolve) => server.close(() => resolve()))
