@@ -33,6 +33,17 @@ export interface ActionDeps {
   killswitches: KillSwitchStore
   incidents: IncidentStore
   audit: AuditLog
+  /**
+   * Resolves the secret references in step params (a webhook's `secret_ref`): playbook files
+   * never hold a secret. The server wires it to the source registry (ref = source id).
+   * Absent: actions that need a secret fail unrecoverably.
+   */
+  secrets?: SecretResolver
+}
+
+/** Secrets by reference; `null` when the reference names nothing. */
+export interface SecretResolver {
+  resolve(ref: string): Promise<string | null>
 }
 
 /** What one attempt of one step knows. */
