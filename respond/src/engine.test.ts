@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Alert } from '@vigil/core'
+import { startRespondHarness, type RespondHarness } from './test-support.js'
+import { playbookDir, startEngineHarness, type EngineHarness } from './testing/engine-harness.js'
+import { alertFromTest } from './playbooks.js'
+import { backoffDelay, MAX_BACKOFF_MS } from './engine.js'
+import { runIdOf } from './run-log.js'
+import { isVigilError } from '@vigil/core'
+
+const playbook = (id: string, rule: string, steps: string) => `id: ${id}
+name: ${id}
+description: engine test playbook
+created: 2026-11-26
+modified: 2026-11-26
+trigger:
+  rules: [${rule}]
+  min_severity: high
+steps:
+${steps}
+tests:
+  - name: runs
+    alert: { rule: ${rule}, severity: high, entity: { type: api_key, id: k1 } }
+    expect: run
+  - name: other rules do not
+    alert: { rule: other.rule, severity: critical, entity: { type: api_key, id: k1 } }
+    expect: none
+`
+
+const PLAYBOOKS = {
+  'basic.yaml': playbook('basic', 'test.basic', `  - action: open_incident
+  - action: revoke_key
+    when: { has: [api_key_id] }
+  - action: notify_slack
+`),
+  'flaky.yaml': playbook('flaky', 'test.flaky', `  - action: open_incident
+  - action: notify_slack
+    retries: 3
+    backoff: 30ms
+  - action: revoke_key
+`),
+  'doomed.yaml': playbook('doomed', 'test.doomed', `  - action: open_incident
+  - action: notify_slack
+    retries: 1
+    backoff: 20ms
+  - action: revoke_key
+`),
+  'unfixable.yaml': playbook('unfixable', 'test.unfixable', `  - action: open_incident
+  - action: revoke_key
+  - action: notify_slack
+`),
+}
+
+let h: RespondHarness
+let e: EngineHarness
+let folder: { dir: string; remove(): void }
+
+beforeAll(async () => {
+  h = await startRespondHarness()
+  folder = playbookDir(PLAYBOOKS)
+  e = await startEngineHarness(h, { playbooksDir: folder.dir })
+  // The first run of a process pays for warming up (JIT, chDB caches); later alerts are the norm.
+  const warm = newAlert('test.basic')
+  await e.publish(warm)
+  await runDone(runIdOf(warm.id, 'basic'))
+})
+afterAll(async () => {
+  await e?.close()
+  await h?.close()
+  folder?.remove()
+})
+
+const newAlert = (rule: string, over: Partial<Alert> = {}): Alert => {
+  const key = `ak_${randomBytes(4).toString('hex')}`
+  return { ...alertFromTest({ rule, severity: 'high', entity: { type: 'api_key', id: key } }, 'engine', 0, randomBytes(8).toString('hex')), ...over }
+}
+
+const slackPostsFor = (alert: Alert) => e.slack.accepted('chat.postMessage').filter((c) => JSON.stringify(c.body).includes(alert.id))
+const runDone = (runId: string, status = 'done') => e.waitFor(async () => ((await e.response.runs.getRun(runId))?.status === status ? true : undefined))
+
+describe('backoff', () => {
+  it('doubles per attempt with equal jitter, capped', () => {
+    expect(backoffDelay(1, 1000, () => 0)).toBe(500)
+    expect(backoffDelay(1, 1000, () => 1)).toBe(1000)
+    expect(backoffDelay(3, 1000, () => 1)).toBe(4000)
+    expect(backoffDelay(3, 1000, () => 0)).toBe(2000)
+    expect(backoffDelay(40, 1000, () => 1)).toBe(MAX_BACKOFF_MS)
+    const seen = new Set(Array.from({ length: 20 }, () => backoffDelay(2, 1000)))
+    expect(seen.size).toBeGreaterThan(1)
+  })
+})
+
+describe('playbook engine', () => {
+  it('an alert gets the response its playbook names within a second: incident first, every attempt and outcome on the timeline', async () => {
+    const alert = newAlert('test.basic')
+    const started = Date.now()
+    await e.publish(alert)
+    const runId = runIdOf(alert.id, 'basic')
+    await runDone(runId)
+    const elapsed = Date.now() - started
+    expect(elapsed).toBeLessThan(1000)
+
+    expect((await e.keys.get(alert.api_key_id as string)).status).toBe('revoked')
+    expect(slackPostsFor(alert)).toHaveLength(1)
+    const run = await e.response.runs.getRun(runId)
+    expect(run?.incident_id).toMatch(/^in_/)
+    const timeline = await e.timelineOf(runId)
+    const steps = timeline.filter((t) => t.playbook === 'basic').map((t) => `${t.kind}:${t.step}:${t.outcome ?? ''}`)
+    expect(steps).toEqual([
+      'step_attempt:open_incident:',
+      'step_done:open_incident:done',
+      'step_attempt:revoke_key:',
+      'step_done:revoke_key:done',
+      'step_attempt:notify_slack:',
+      'step_done:notify_slack:done',
+    ])
+    expect(timeline.filter((t) => t.kind === 'step_done').every((t) => t.actor === 'playbook:basic' && t.attempt === 1)).toBe(true)
+  })
+
+  it('a step whose condition does not hold is skipped and recorded', async () => {
+    const alert = newAlert('test.basic', { api_key_id: null, entity: { type: 'ip', id: '203.0.113.9' } })
+    await e.publish(alert)
+    const runId = runIdOf(alert.id, 'basic')
+    await runDone(runId)
+    const skipped = (await e.timelineOf(runId)).filter((t) => t.step === 'revoke_key')
+    expect(skipped).toHaveLength(1)
+    expect(skipped[0]).toMatchObject({ kind: 'step_done', outcome: 'skipped', detail: { reason: 'the alert has no api_key_id' } })
+    expect(slackPostsFor(alert)).toHaveLength(1)
+  })
+
+  it('the same alert delivered twice (and again after its run) acts once: one revocation, one message', async () => {
+    const alert = newAlert('test.basic')
+    await Promise.all([e.publish(alert), e.publish(alert, `${alert.id}-again`)])
+    const runId = runIdOf(alert.id, 'basic')
+    await runDone(runId)
+    await e.publish(alert, `${alert.id}-third`)
+    await e.waitFor(async () => ((await e.alerts.getJobState(`${alert.id}-third`)) === 'completed' ? true : undefined))
+    // Give a wrongly started second run every chance to act before counting.
+    await new Promise((r) => setTimeout(r, 300))
+
+    expect(slackPostsFor(alert)).toHaveLength(1)
+    const revocations = (await e.audit.list({ limit: 1000 })).filter((a) => a.action === 'key.revoke' && a.subject === alert.api_key_id)
+    expect(revocations).toHaveLength(1)
+    const rows = await h.store.query<{ n: string }>(
+      `SELECT count() AS n FROM respond_steps WHERE run_id = {r:String} AND outcome IN ('done', 'already_done')`,
+      { r: runId },
+    )
+    expect(Number(rows[0]?.n)).toBe(3)
+    const attempts = (await e.timelineOf(runId)).filter((t) => t.kind === 'step_attempt')
+    expect(attempts).toHaveLength(3)
+  })
+
+  it('a failing step is retried with backoff until it succeeds, each attempt on the timeline', async () => {
+    const alert = newAlert('test.flaky')
+    e.slack.failNext(2, { status: 500, error: 'internal_error' })
+    await e.publish(alert)
+    const runId = runIdOf(alert.id, 'flaky')
+    await runDone(runId)
+    const slackSteps = (await e.timelineOf(runId)).filter((t) => t.step === 'notify_slack').map((t) => `${t.kind}#${t.attempt}`)
+    expect(slackSteps).toEqual(['step_attempt#1', 'step_failed#1', 'step_attempt#2', 'step_failed#2', 'step_attempt#3', 'step_done#3'])
+    expect(slackPostsFor(alert)).toHaveLength(1)
+    expect((await e.keys.get(alert.api_key_id as string)).status).toBe('revoked')
+    expect(await e.response.deadLetters.list({ limit: 100 })).toEqual([])
+  })
+
+  it('retries exhausted: dead letter, an incident note, the run stops; dlq retry succeeds once the service recovers', async () => {
+    const alert = newAlert('test.doomed')
+    e.slack.failNext(2, { status: 500, error: 'internal_error' })
+    await e.publish(alert)
+    const runId = runIdOf(alert.id, 'doomed')
+    await runDone(runId, 'dead_lettered')
+
+    const [dead] = await e.response.deadLetters.list({ status: 'dead', limit: 10 })
+    expect(dead).toMatchObject({ run_id: runId, playbook: 'doomed', step: 1, action: 'notify_slack', attempts: 2, status: 'dead', alert_id: alert.id })
+    expect(dead?.error.length).toBeGreaterThan(0)
+    expect(dead?.error).not.toContain('xoxb-test-token')
+    const timeline = await e.timelineOf(runId)
+    const note = timeline.find((t) => t.kind === 'step_dead_lettered')
+    expect(note).toMatchObject({ outcome: 'dead_lettered', attempt: 2, detail: { dead_letter_id: dead?.id } })
+    expect(String(note?.detail.note)).toContain(`vigil respond dlq retry ${dead?.id}`)
+    // The run stopped: the step after the dead one never ran.
+    expect((await e.keys.get(alert.api_key_id as string)).status).toBe('active')
+
+    const retried = await e.response.retryDeadLetter(dead?.id as string, 'operator:tok_1')
+    expect(retried.status).toBe('retried')
+    await runDone(runId)
+    expect(slackPostsFor(alert)).toHaveLength(1)
+    expect((await e.keys.get(alert.api_key_id as string)).status).toBe('revoked')
+    const after = await e.timelineOf(runId)
+    expect(after.find((t) => t.kind === 'step_retried')).toMatchObject({ actor: 'operator:tok_1', detail: { dead_letter_id: dead?.id } })
+    expect(after.filter((t) => t.step === 'notify_slack' && t.kind === 'step_done')).toHaveLength(1)
+    expect((await e.audit.list({ limit: 1000 })).some((a) => a.action === 'respond.dlq_retry' && a.subject === dead?.id)).toBe(true)
+
+    await expect(e.response.retryDeadLetter(dead?.id as string, 'operator:tok_1')).rejects.toSatisfy((err) => isVigilError(err) && err.code === 'bad_request')
+    await expect(e.response.retryDeadLetter('dl_000000000000000000000000', 'operator:tok_1')).rejects.toSatisfy(
+      (err) => isVigilError(err) && err.code === 'dead_letter_not_found',
+    )
+    await expect(e.response.retryDeadLetter('../../etc', 'operator:tok_1')).rejects.toSatisfy((err) => isVigilError(err) && err.code === 'dead_letter_not_found')
+  })
+
+  it('an unrecoverable failure goes straight to the dead letters, after one attempt', async () => {
+    const alert = newAlert('test.unfixable', { api_key_id: null, entity: { type: 'ip', id: '198.51.100.7' } })
+    await e.publish(alert)
+    const runId = runIdOf(alert.id, 'unfixable')
+    await runDone(runId, 'dead_lettered')
+    const dead = (await e.response.deadLetters.list({ limit: 100 })).find((d) => d.run_id === runId)
+    expect(dead).toMatchObject({ action: 'revoke_key', attempts: 1 })
+    expect(dead?.error).toContain('api_key_id')
+    expect(slackPostsFor(alert)).toHaveLength(0)
+  })
+
+  it('alerts no playbook matches, and queue data that is not an alert, start nothing', async () => {
+    const alert = newAlert('nothing.matches')
+    await e.publish(alert)
+    await e.alerts.add('alert', { id: 'x', rule: 'test.basic', severity: 'urgent' }, { jobId: 'not-an-alert' })
+    await e.waitFor(async () => ((await e.alerts.getJobState(alert.id)) === 'completed' ? true : undefined))
+    await e.waitFor(async () => ((await e.alerts.getJobState('not-an-alert')) === 'failed' ? true : undefined))
+    for (const pb of ['basic', 'flaky', 'doomed', 'unfixable']) expect(await e.response.runs.getRun(runIdOf(alert.id, pb))).toBeUndefined()
+  })
+})

@@ -1,0 +1,516 @@
+/**
+ * The playbook engine: what `vigil up` starts for response.
+ *
+ * A worker on the BullMQ queue `alerts` (filled by detect, job data = `Alert`) starts a run
+ * for each (alert, matching playbook). A run's steps go one at a time through the queue
+ * `respond-steps`, each a job whose id is the step's idempotency key
+ * `<alert id>.<playbook id>.<step index>`; the next step is queued when one completes.
+ *
+ * What is relied on (by server's wiring, the CLI, and the tests):
+ * - Exactly once: a key with a success in `respond_steps` never runs again, whatever Redis
+ *   remembers; BullMQ's job ids stop double queueing meanwhile; and actions themselves are
+ *   idempotent under the key (action.ts). The same alert delivered twice acts once.
+ * - Every attempt and every outcome is a timeline entry on the run's incident (the first step
+ *   opens it, so all later ones have one) and a row in `respond_steps`.
+ * - Retries: exponential backoff with jitter per step (`retries`, `backoff`); an
+ *   `UnrecoverableError` goes straight to the dead letters. A dead-lettered step stops its run
+ *   until `retryDeadLetter` re-queues it with fresh attempts.
+ * - `require_approval` parks the run (approvals.ts) until a decision or the timeout policy.
+ * - A daily digest of the last day's medium/low incidents goes out by email.
+ */
+import { Job, Queue, UnrecoverableError, Worker } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { FastifyPluginAsync } from 'fastify'
+import { ENTITY_TYPES, SEVERITIES, VigilError, maskText, type Alert, type Store, type VigilConfig } from '@vigil/core'
+import type { Action, ActionContext, ActionDeps, ActionResult } from './action.js'
+import type { AuditLog, Incident, IncidentStore, KeyStateStore, KillSwitchStore } from './seams.js'
+import { ACTIONS } from './actions/index.js'
+import { postApprovalRequest } from './actions/notify-slack.js'
+import { sendDigest as emailDigest } from './actions/notify-email.js'
+import { DEFAULT_PLAYBOOKS_DIR, conditionFails, loadPlaybooks, matchPlaybooks, type ActionRegistry, type Playbook } from './playbooks.js'
+import { RunLog, runIdOf, stepKeyOf, type RunStatus } from './run-log.js'
+import { DeadLetters, safeErrorText, type DeadLetter } from './dlq.js'
+import { Approvals, type Approval } from './approvals.js'
+import { approvalsRoutes } from './approvals-routes.js'
+import { dlqRoutes } from './dlq-routes.js'
+import type { ListCursor } from './list-query.js'
+
+export const ALERTS_QUEUE = 'alerts'
+export const STEPS_QUEUE = 'respond-steps'
+export const DIGEST_QUEUE = 'respond-digest'
+const BACKOFF_TYPE = 'vigil-exponential-jitter'
+/** No retry waits longer than this. */
+export const MAX_BACKOFF_MS = 10 * 60_000
+const DAY_MS = 86_400_000
+
+/**
+ * The delay before retry number `attemptsMade` (1 after the first failure): `baseMs` doubled
+ * per attempt, capped, then "equal jitter" — half fixed, half random — so a burst of failing
+ * steps does not retry in lockstep against a recovering service.
+ */
+export function backoffDelay(attemptsMade: number, baseMs: number, random: () => number = Math.random): number {
+  const exp = Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), MAX_BACKOFF_MS)
+  return Math.round(exp / 2 + random() * (exp / 2))
+}
+
+/** The medium/low incidents of one day, emailed once a day. */
+export type DigestSender = (
+  deps: { config: VigilConfig; logger: Logger; redis: Redis },
+  digest: { from: string; to: string; incidents: Array<Omit<Incident, 'timeline'>> },
+) => Promise<unknown>
+
+export interface ResponseDeps {
+  config: VigilConfig
+  store: Store
+  redis: Redis
+  logger: Logger
+  keys: KeyStateStore
+  killswitches: KillSwitchStore
+  incidents: IncidentStore
+  audit: AuditLog
+  /** The server's signed list cursor codec. */
+  cursors: ListCursor
+  /** The control log, when the caller has one; the engine itself does not need it. */
+  control?: unknown
+  /** BullMQ key prefix (tests use a random one). @defaultValue `'vigil'` */
+  queuePrefix?: string
+  /** @defaultValue `rules/playbooks` of this checkout */
+  playbooksDir?: string
+  /** @defaultValue the ACTIONS registry */
+  actions?: ActionRegistry
+  /** @defaultValue 8 */
+  stepConcurrency?: number
+  /** Sends the daily digest of medium/low incidents. @defaultValue notify-email's `sendDigest` */
+  sendDigest?: DigestSender
+  /** Cron pattern (UTC) of the digest. @defaultValue `'0 7 * * *'`; `null` schedules none. */
+  digestPattern?: string | null
+}
+
+export interface Response {
+  playbooks: readonly Playbook[]
+  approvals: Approvals
+  deadLetters: DeadLetters
+  runs: RunLog
+  /** Fastify plugins: /v1/approvals, /v1/respond/dlq. */
+  routes: FastifyPluginAsync[]
+  /** Re-queues a dead-lettered step with fresh attempts (`vigil respond dlq retry`). */
+  retryDeadLetter(id: string, actor: string): Promise<DeadLetter>
+  /** An operator's or Slack user's decision on an approval request. */
+  decide: Approvals['decide']
+  /** Sends the digest of the 24 whole hours before `nowMs` (what the scheduled job does). */
+  sendDigest(nowMs?: number): Promise<{ incidents: number; sent: boolean }>
+  close(): Promise<void>
+}
+
+interface StepJobData {
+  runId: string
+  alert: Alert
+  playbook: string
+  step: number
+  incidentId: string | null
+  actor: string
+  /** Outcomes of the earlier steps of the run (ActionContext.done), carried so no step reads them back. */
+  done: Done
+}
+
+type Done = ActionContext['done'][number][]
+
+interface RunContext {
+  alert: Alert
+  playbook: Playbook
+  runId: string
+  incidentId: string | null
+  done: Done
+}
+
+/** Is queue data an alert we can act on? (detect writes it, but the queue is a boundary.) */
+function isAlert(v: unknown): v is Alert {
+  if (v === null || typeof v !== 'object') return false
+  const a = v as Record<string, unknown>
+  const entity = a.entity as Record<string, unknown> | null | undefined
+  return (
+    typeof a.id === 'string' &&
+    /^[A-Za-z0-9_-]{1,128}$/.test(a.id) &&
+    typeof a.rule === 'string' &&
+    typeof a.severity === 'string' &&
+    (SEVERITIES as readonly string[]).includes(a.severity) &&
+    entity !== null &&
+    typeof entity === 'object' &&
+    typeof entity.type === 'string' &&
+    (ENTITY_TYPES as readonly string[]).includes(entity.type) &&
+    typeof entity.id === 'string'
+  )
+}
+
+const errText = (err: unknown) => maskText(err instanceof Error ? err.message : String(err))
+
+export async function startResponse(deps: ResponseDeps): Promise<Response> {
+  const actions = deps.actions ?? ACTIONS
+  const actionByType = new Map<string, Action>(actions.map((a) => [a.type, a]))
+  const playbooks = loadPlaybooks(deps.playbooksDir ?? DEFAULT_PLAYBOOKS_DIR, actions)
+  const playbookById = new Map(playbooks.map((p) => [p.id, p]))
+  const prefix = deps.queuePrefix ?? 'vigil'
+  const log = deps.logger
+  // BullMQ wants a connection that retries forever rather than failing commands.
+  const connection = deps.redis.duplicate({ maxRetriesPerRequest: null })
+  const runs = new RunLog(deps.store)
+  const deadLetters = new DeadLetters(deps.store)
+  const actionDeps: ActionDeps = {
+    config: deps.config,
+    logger: deps.logger,
+    redis: deps.redis,
+    keys: deps.keys,
+    killswitches: deps.killswitches,
+    incidents: deps.incidents,
+    audit: deps.audit,
+  }
+  const stepsQueue = new Queue<StepJobData>(STEPS_QUEUE, { connection, prefix })
+
+  const timeline = async (incidentId: string | null, entry: Parameters<IncidentStore['addTimeline']>[1]) => {
+    if (incidentId) await deps.incidents.addTimeline(incidentId, entry)
+  }
+
+  const doneOf = async (runId: string): Promise<Done> =>
+    (await runs.doneOf(runId)).map((s) => ({ action: s.action, outcome: s.outcome, summary: s.summary }))
+
+  const setRun = (ctx: RunContext, status: RunStatus) => runs.setRun(ctx.alert, ctx.playbook.id, status, ctx.incidentId)
+
+  async function enqueueStep(ctx: RunContext, index: number, actor: string): Promise<void> {
+    const step = ctx.playbook.steps[index]
+    if (!step) return
+    const data: StepJobData = { runId: ctx.runId, alert: ctx.alert, playbook: ctx.playbook.id, step: index, incidentId: ctx.incidentId, actor, done: ctx.done }
+    await stepsQueue.add(step.action, data, {
+      jobId: stepKeyOf(ctx.runId, index),
+      attempts: step.attempts,
+      backoff: { type: BACKOFF_TYPE, delay: step.backoffMs },
+      removeOnComplete: { age: 7 * 86_400, count: 100_000 },
+      // Kept: a failed job's id still blocks re-queueing until a dead-letter retry removes it.
+      removeOnFail: false,
+    })
+  }
+
+  /** Moves a run to step `index`: skips what its condition rules out, parks for approval, or queues it. */
+  async function advance(ctx: RunContext, index: number): Promise<void> {
+    const playbookActor = `playbook:${ctx.playbook.id}`
+    for (let i = index; i < ctx.playbook.steps.length; i++) {
+      const step = ctx.playbook.steps[i] as Playbook['steps'][number]
+      const key = stepKeyOf(ctx.runId, i)
+      const why = conditionFails(step.when, ctx.alert)
+      if (why !== null) {
+        if (!(await runs.successOf(key))) {
+          await runs.recordStep({ key, runId: ctx.runId, step: i, action: step.action, attempt: 0, outcome: 'skipped', summary: `skipped: ${why}`, error: '', actor: playbookActor })
+          await timeline(ctx.incidentId, { kind: 'step_done', actor: playbookActor, alert_id: ctx.alert.id, playbook: ctx.playbook.id, step: step.action, attempt: null, outcome: 'skipped', detail: { step_index: i, reason: why } })
+        }
+        ctx.done = [...ctx.done, { action: step.action, outcome: 'skipped', summary: `skipped: ${why}` }]
+        continue
+      }
+      if (step.approval) {
+        const { approval, created } = await approvals.request({
+          idempotencyKey: key,
+          runId: ctx.runId,
+          playbook: ctx.playbook.id,
+          step: i,
+          action: step.action,
+          alertId: ctx.alert.id,
+          incidentId: ctx.incidentId,
+          onTimeout: step.approval.onTimeout,
+          timeoutMs: step.approval.timeoutMs,
+        })
+        if (created) await setRun(ctx, 'waiting_approval')
+        // A redelivered run finds the request already made: only an approval lets it go on.
+        else if (approval.status === 'approved') await enqueueStep(ctx, i, approval.decided_by ?? playbookActor)
+        return
+      }
+      await enqueueStep(ctx, i, playbookActor)
+      return
+    }
+    await setRun(ctx, 'done')
+    log.info({ run: ctx.runId, incident: ctx.incidentId }, 'playbook run done')
+  }
+
+  async function startRun(alert: Alert, playbook: Playbook): Promise<void> {
+    const ctx: RunContext = { alert, playbook, runId: runIdOf(alert.id, playbook.id), incidentId: null, done: [] }
+    const existing = await runs.getRun(ctx.runId)
+    if (existing) {
+      // Delivered again. Only a run that died before its first step was queued needs a push;
+      // queueing is idempotent (job id), so pushing a run that is fine changes nothing.
+      if (existing.status === 'running' && !(await runs.successOf(stepKeyOf(ctx.runId, 0)))) await advance(ctx, 0)
+      return
+    }
+    await setRun(ctx, 'running')
+    log.info({ run: ctx.runId, alert: alert.id, rule: alert.rule, playbook: playbook.id }, 'playbook run started')
+    await advance(ctx, 0)
+  }
+
+  /** The incident of a run whose first step succeeded but left no id we know. */
+  async function incidentOf(ctx: RunContext, result: ActionResult | undefined, actor: string): Promise<string> {
+    const fromResult = result?.detail?.incident_id
+    if (typeof fromResult === 'string' && fromResult) return fromResult
+    const known = (await runs.getRun(ctx.runId))?.incident_id
+    if (known) return known
+    const { incident } = await deps.incidents.openForAlert(ctx.alert, { actor, playbook: ctx.playbook.id, title: ctx.playbook.name })
+    return incident.id
+  }
+
+  async function processStep(job: Job<StepJobData>): Promise<{ outcome: string }> {
+    const d = job.data
+    const playbook = playbookById.get(d.playbook)
+    if (!playbook) throw new UnrecoverableError(`playbook ${d.playbook} is not loaded`)
+    const step = playbook.steps[d.step]
+    if (!step) throw new UnrecoverableError(`playbook ${d.playbook} has no step ${d.step}`)
+    const action = actionByType.get(step.action)
+    if (!action) throw new UnrecoverableError(`action ${step.action} is not registered`)
+    const ctx: RunContext = { alert: d.alert, playbook, runId: d.runId, incidentId: d.incidentId, done: Array.isArray(d.done) ? d.done : [] }
+    const key = stepKeyOf(d.runId, d.step)
+    const base = { alert_id: d.alert.id, playbook: playbook.id, step: step.action }
+
+    const prior = await runs.successOf(key)
+    if (prior) {
+      // Ran before (a redelivery, or a crash after the record): never again; go on.
+      if (ctx.incidentId === null) ctx.incidentId = await incidentOf(ctx, undefined, d.actor)
+      ctx.done = await doneOf(ctx.runId)
+      await advance(ctx, d.step + 1)
+      return { outcome: 'recorded' }
+    }
+
+    const attempt = job.attemptsMade + 1
+    const attempts = job.opts.attempts ?? 1
+    let result: ActionResult
+    try {
+      const [incident] = await Promise.all([
+        ctx.incidentId ? deps.incidents.get(ctx.incidentId).then((i) => i ?? null) : Promise.resolve(null),
+        timeline(ctx.incidentId, { ...base, kind: 'step_attempt', actor: d.actor, attempt, outcome: null, detail: { step_index: d.step, of: attempts } }),
+      ])
+      const actx: ActionContext = { alert: d.alert, incident, playbook: playbook.id, step: d.step, idempotencyKey: key, attempt, actor: d.actor, done: ctx.done }
+      result = await action.run(actx, step.params as never, actionDeps)
+    } catch (err) {
+      const final = err instanceof UnrecoverableError || attempt >= attempts
+      const error = safeErrorText(err)
+      await runs.recordStep({ key, runId: d.runId, step: d.step, action: step.action, attempt, outcome: 'failed', summary: '', error, actor: d.actor })
+      await timeline(ctx.incidentId, {
+        ...base,
+        kind: 'step_failed',
+        actor: d.actor,
+        attempt,
+        outcome: 'failed',
+        detail: { step_index: d.step, error, ...(final ? { final: true } : { retry_in_ms: backoffDelay(attempt, step.backoffMs, () => 0.5) }) },
+      })
+      if (final) {
+        const dead = await deadLetters.record({
+          idempotency_key: key,
+          run_id: d.runId,
+          playbook: playbook.id,
+          step: d.step,
+          action: step.action,
+          alert_id: d.alert.id,
+          incident_id: ctx.incidentId,
+          attempts: attempt,
+          error,
+        })
+        await runs.recordStep({ key, runId: d.runId, step: d.step, action: step.action, attempt, outcome: 'dead_lettered', summary: dead.id, error, actor: d.actor })
+        await timeline(ctx.incidentId, {
+          ...base,
+          kind: 'step_dead_lettered',
+          actor: 'system',
+          attempt,
+          outcome: 'dead_lettered',
+          detail: { step_index: d.step, dead_letter_id: dead.id, attempts: attempt, error, note: `gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}; retry with: vigil respond dlq retry ${dead.id}` },
+        })
+        await setRun(ctx, 'dead_lettered')
+        log.warn({ run: d.runId, step: d.step, action: step.action, dead_letter: dead.id, err: error }, 'step dead-lettered')
+      } else {
+        log.info({ run: d.runId, step: d.step, action: step.action, attempt, err: error }, 'step failed; will retry')
+      }
+      throw err
+    }
+
+    if (ctx.incidentId === null) {
+      // The first step opened the incident: its attempt is recorded now that there is one.
+      ctx.incidentId = await incidentOf(ctx, result, d.actor)
+      await Promise.all([
+        timeline(ctx.incidentId, { ...base, kind: 'step_attempt', actor: d.actor, attempt, outcome: null, detail: { step_index: d.step, of: attempts } }),
+        setRun(ctx, 'running'),
+      ])
+    }
+    const summary = maskText(result.summary)
+    await Promise.all([
+      runs.recordStep({ key, runId: d.runId, step: d.step, action: step.action, attempt, outcome: result.outcome, summary, error: '', actor: d.actor }),
+      timeline(ctx.incidentId, { ...base, kind: 'step_done', actor: d.actor, attempt, outcome: result.outcome, detail: { step_index: d.step, summary, ...(result.detail ?? {}) } }),
+    ])
+    ctx.done = [...ctx.done, { action: step.action, outcome: result.outcome, summary }]
+    await advance(ctx, d.step + 1)
+    return { outcome: result.outcome }
+  }
+
+  /** What happens to a parked run once its approval is settled. */
+  async function resume(approval: Approval, outcome: 'approved' | 'rejected' | 'expired', actor: string): Promise<void> {
+    const run = await runs.getRun(approval.run_id)
+    const playbook = run ? playbookById.get(run.playbook) : undefined
+    if (!run || !playbook) {
+      log.warn({ approval: approval.id, run: approval.run_id }, 'approval settled for a run this engine does not know')
+      return
+    }
+    const ctx: RunContext = { alert: run.alert, playbook, runId: run.run_id, incidentId: run.incident_id, done: await doneOf(run.run_id) }
+    const key = approval.idempotency_key
+    const base = { alert_id: run.alert.id, playbook: playbook.id, step: approval.action }
+    const policy = outcome === 'approved' ? 'proceed' : outcome === 'rejected' ? 'abort' : approval.on_timeout
+    if (policy === 'proceed') {
+      await setRun(ctx, 'running')
+      await enqueueStep(ctx, approval.step, outcome === 'approved' ? actor : `playbook:${playbook.id}`)
+      return
+    }
+    if (policy === 'skip') {
+      await runs.recordStep({ key, runId: ctx.runId, step: approval.step, action: approval.action, attempt: 0, outcome: 'skipped', summary: 'skipped: approval timed out', error: '', actor })
+      await timeline(ctx.incidentId, { ...base, kind: 'step_done', actor, attempt: null, outcome: 'skipped', detail: { step_index: approval.step, reason: 'approval timed out', approval_id: approval.id } })
+      await setRun(ctx, 'running')
+      await advance(ctx, approval.step + 1)
+      return
+    }
+    const why = outcome === 'rejected' ? 'rejected' : 'aborted'
+    await runs.recordStep({ key, runId: ctx.runId, step: approval.step, action: approval.action, attempt: 0, outcome: why, summary: `run stopped: approval ${outcome}`, error: '', actor })
+    await timeline(ctx.incidentId, {
+      ...base,
+      kind: 'run_stopped',
+      actor,
+      attempt: null,
+      outcome: why,
+      detail: { step_index: approval.step, approval_id: approval.id, reason: outcome === 'rejected' ? 'approval rejected' : 'approval timed out (on_timeout: abort)' },
+    })
+    await setRun(ctx, 'aborted')
+  }
+
+  const approvals = new Approvals({
+    store: deps.store,
+    connection,
+    prefix,
+    logger: log,
+    incidents: deps.incidents,
+    audit: deps.audit,
+    resume,
+    onRequested: async (approval) => {
+      const run = await runs.getRun(approval.run_id)
+      if (!run) return
+      const incident = approval.incident_id ? ((await deps.incidents.get(approval.incident_id)) ?? null) : null
+      const action = actionByType.get(approval.action)
+      await postApprovalRequest(
+        { config: deps.config, logger: log, redis: deps.redis },
+        {
+          approvalId: approval.id,
+          alert: run.alert,
+          incident,
+          step: { action: approval.action, description: action?.description ?? approval.action },
+          done: await doneOf(run.run_id),
+          expiresAt: approval.expires_at,
+        },
+      )
+    },
+  })
+
+  async function retryDeadLetter(id: string, actor: string): Promise<DeadLetter> {
+    const dead = await deadLetters.get(id)
+    if (!dead) throw new VigilError('VIGIL_ERR_RESPOND_DLQ_NOT_FOUND')
+    if (dead.status !== 'dead') throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'this step was already retried')
+    // One retry at a time per dead letter, across processes and double clicks.
+    const claimed = await deps.redis.set(`${prefix}:respond:dlq-retry:${id}`, actor, 'EX', 60, 'NX')
+    if (claimed !== 'OK') throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'a retry of this step is already under way')
+    const run = await runs.getRun(dead.run_id)
+    const playbook = run ? playbookById.get(run.playbook) : undefined
+    if (!run || !playbook) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `playbook ${dead.playbook} is not loaded`)
+    const old = await Job.fromId(stepsQueue, dead.idempotency_key)
+    if (old) await old.remove()
+    const marked = await deadLetters.markRetried(id, actor)
+    const ctx: RunContext = { alert: run.alert, playbook, runId: run.run_id, incidentId: run.incident_id, done: await doneOf(run.run_id) }
+    await deps.audit.append({ actor, action: 'respond.dlq_retry', subject: id, detail: { run_id: run.run_id, step: dead.step, action: dead.action, incident_id: ctx.incidentId } })
+    await timeline(ctx.incidentId, {
+      kind: 'step_retried',
+      actor,
+      alert_id: run.alert.id,
+      playbook: playbook.id,
+      step: dead.action,
+      attempt: null,
+      outcome: 'requeued',
+      detail: { step_index: dead.step, dead_letter_id: id },
+    })
+    await setRun(ctx, 'running')
+    await enqueueStep(ctx, dead.step, `playbook:${playbook.id}`)
+    return marked
+  }
+
+  const digestSender: DigestSender = deps.sendDigest ?? ((d, digest) => emailDigest(d, { since: digest.from, until: digest.to, incidents: digest.incidents }))
+
+  async function sendDigest(nowMs: number = Date.now()): Promise<{ incidents: number; sent: boolean }> {
+    // Whole hours: a retried digest job covers the same period, which the sender sends once.
+    const until = Math.floor(nowMs / 3_600_000) * 3_600_000
+    const from = until - DAY_MS
+    const items: Array<Omit<Incident, 'timeline'>> = []
+    for (const severity of ['medium', 'low'] as const) {
+      items.push(...(await deps.incidents.list({ severity, fromMs: from, toMs: until, limit: 1000 })))
+    }
+    const digest = { from: new Date(from).toISOString(), to: new Date(until).toISOString(), incidents: items }
+    const result = await digestSender({ config: deps.config, logger: log, redis: deps.redis }, digest)
+    const outcome = (result as { outcome?: unknown } | undefined)?.outcome
+    log.info({ incidents: items.length, outcome }, 'daily digest')
+    return { incidents: items.length, sent: outcome === undefined || outcome === 'done' }
+  }
+
+  const onWorkerError = (name: string) => (err: Error) => log.error({ worker: name, err: errText(err) }, 'response worker error')
+
+  const alertsWorker = new Worker(
+    ALERTS_QUEUE,
+    async (job: Job<unknown>) => {
+      if (!isAlert(job.data)) throw new UnrecoverableError('job data is not an alert')
+      const alert = job.data
+      const matched = matchPlaybooks(playbooks, alert)
+      if (matched.length === 0) log.info({ alert: alert.id, rule: alert.rule, severity: alert.severity }, 'no playbook for alert')
+      for (const playbook of matched) await startRun(alert, playbook)
+      return { playbooks: matched.map((p) => p.id) }
+    },
+    { connection, prefix, concurrency: 4 },
+  )
+  alertsWorker.on('error', onWorkerError('alerts'))
+  alertsWorker.on('failed', (job, err) => log.error({ job: job?.id, err: errText(err) }, 'alert not handled'))
+
+  const stepsWorker = new Worker<StepJobData>(STEPS_QUEUE, processStep, {
+    connection,
+    prefix,
+    concurrency: deps.stepConcurrency ?? 8,
+    settings: {
+      backoffStrategy: (attemptsMade, _type, _err, job) => {
+        const delay = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 1000
+        return backoffDelay(attemptsMade, delay)
+      },
+    },
+  })
+  stepsWorker.on('error', onWorkerError('steps'))
+  approvals.start()
+
+  const digestQueue = new Queue(DIGEST_QUEUE, { connection, prefix })
+  const digestWorker = new Worker(DIGEST_QUEUE, async () => sendDigest(), { connection, prefix, concurrency: 1 })
+  digestWorker.on('error', onWorkerError('digest'))
+  const pattern = deps.digestPattern === undefined ? '0 7 * * *' : deps.digestPattern
+  if (pattern !== null) await digestQueue.upsertJobScheduler('daily-digest', { pattern, tz: 'UTC' }, { name: 'digest', opts: { removeOnComplete: 30, removeOnFail: 30 } })
+  else await digestQueue.removeJobScheduler('daily-digest')
+
+  log.info({ playbooks: playbooks.filter((p) => p.enabled).length }, 'response started')
+  return {
+    playbooks,
+    approvals,
+    deadLetters,
+    runs,
+    routes: [approvalsRoutes({ approvals, cursors: deps.cursors }), dlqRoutes({ deadLetters, retry: retryDeadLetter, cursors: deps.cursors })],
+    retryDeadLetter,
+    decide: (id, input) => approvals.decide(id, input),
+    sendDigest,
+    async close() {
+      await alertsWorker.close()
+      await stepsWorker.close()
+      await digestWorker.close()
+      await approvals.close()
+      await stepsQueue.close()
+      await digestQueue.close()
+      connection.disconnect()
+    },
+  }
+}
+
