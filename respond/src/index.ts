@@ -21,7 +21,17 @@ export type {
   AuditVerification,
   AuditLog,
 } from './seams.js'
-export type { Action, ActionContext, ActionDeps, ActionOutcome, ActionResult } from './action.js'
+export type { Action, ActionContext, ActionDeps, ActionOutcome, ActionResult, SecretResolver } from './action.js'
+export { notifySlack, createNotifySlack, postApprovalRequest, NotifySlackParams } from './actions/notify-slack.js'
+export type { SlackPostOptions, ApprovalRequest } from './actions/notify-slack.js'
+export { slackAlertBlocks, slackAlertText, slackMention, SLACK_ACTION_IDS } from './actions/slack-blocks.js'
+export type { SlackAlertOptions, SlackBlock, SlackButtonAction, SlackButtonValue } from './actions/slack-blocks.js'
+export { slackInteractionsRoutes, slackSignature, parseInteraction } from './slack-interactions.js'
+export type { SlackInteraction, SlackInteractionsOptions } from './slack-interactions.js'
+export { notifyEmail, createNotifyEmail, sendDigest, alertEmail, digestEmail, NotifyEmailParams } from './actions/notify-email.js'
+export type { EmailSendOptions, DigestInput, RenderedEmail } from './actions/notify-email.js'
+export { webhook, webhookBody, WebhookParams } from './actions/webhook.js'
+export type { WebhookBody } from './actions/webhook.js'
 export { createAuditLog, AUDIT_GENESIS_HASH } from './audit-log.js'
 export type { AuditLogStore, AuditLogOptions, AuditRecord, AuditListFilter } from './audit-log.js'
 export { createControlLog } from './control-log.js'
@@ -30,35 +40,3 @@ export { createKeyStateStore } from './key-states.js'
 export { createKillSwitchStore } from './killswitches.js'
 export { controlRoutes } from './control-routes.js'
 export type { ControlRoutesDeps } from './control-routes.js'
-export {
-  PlaybookSchema,
-  PLAYBOOK_SCHEMA_FILE,
-  playbookSchemaJson,
-  writePlaybookSchemaFile,
-  parseDuration as parsePlaybookDuration,
-  ON_TIMEOUT,
-} from './playbook-schema.js'
-export type { PlaybookFile, Step as PlaybookStepFile, Trigger as PlaybookTrigger, Condition as PlaybookCondition, OnTimeout } from './playbook-schema.js'
-export {
-  DEFAULT_PLAYBOOKS_DIR,
-  PlaybookError,
-  checkPlaybookCorpus,
-  formatPlaybookProblem,
-  lintPlaybooks,
-  loadPlaybooks,
-  matchPlaybooks,
-  parsePlaybook,
-  readPlaybook,
-} from './playbooks.js'
-export type { Playbook, PlaybookStep, PlaybookProblem, PlaybookCheck, ActionRegistry } from './playbooks.js'
-export { startResponse, backoffDelay, ALERTS_QUEUE as RESPOND_ALERTS_QUEUE, STEPS_QUEUE, DIGEST_QUEUE } from './engine.js'
-export type { Response, ResponseDeps, DigestSender } from './engine.js'
-export { Approvals, APPROVALS_QUEUE, APPROVAL_STATUSES, APPROVAL_DECISIONS, approvalIdOf } from './approvals.js'
-export type { Approval, ApprovalStatus, ApprovalDecision } from './approvals.js'
-export { approvalsRoutes } from './approvals-routes.js'
-export { DeadLetters, DEAD_LETTER_STATUSES } from './dlq.js'
-export type { DeadLetter, DeadLetterStatus } from './dlq.js'
-export { dlqRoutes } from './dlq-routes.js'
-export { RunLog, RUN_STATUSES } from './run-log.js'
-export type { Run, RunStatus } from './run-log.js'
-export type { ListCursor } from './list-query.js'

@@ -4,8 +4,11 @@
  * Add an action by importing it and listing it once below.
  */
 import type { Action } from '../action.js'
+import { notifySlack } from './notify-slack.js'
+import { notifyEmail } from './notify-email.js'
+import { webhook } from './webhook.js'
 
-export const ACTIONS: readonly Action[] = []
+export const ACTIONS: readonly Action[] = [notifySlack, notifyEmail, webhook]
 
 const BY_TYPE: ReadonlyMap<string, Action> = new Map(ACTIONS.map((a) => [a.type, a]))
 
