@@ -40,3 +40,35 @@ export { createKeyStateStore } from './key-states.js'
 export { createKillSwitchStore } from './killswitches.js'
 export { controlRoutes } from './control-routes.js'
 export type { ControlRoutesDeps } from './control-routes.js'
+export {
+  PlaybookSchema,
+  PLAYBOOK_SCHEMA_FILE,
+  playbookSchemaJson,
+  writePlaybookSchemaFile,
+  parseDuration as parsePlaybookDuration,
+  ON_TIMEOUT,
+} from './playbook-schema.js'
+export type { PlaybookFile, Step as PlaybookStepFile, Trigger as PlaybookTrigger, Condition as PlaybookCondition, OnTimeout } from './playbook-schema.js'
+export {
+  DEFAULT_PLAYBOOKS_DIR,
+  PlaybookError,
+  checkPlaybookCorpus,
+  formatPlaybookProblem,
+  lintPlaybooks,
+  loadPlaybooks,
+  matchPlaybooks,
+  parsePlaybook,
+  readPlaybook,
+} from './playbooks.js'
+export type { Playbook, PlaybookStep, PlaybookProblem, PlaybookCheck, ActionRegistry } from './playbooks.js'
+export { startResponse, backoffDelay, ALERTS_QUEUE as RESPOND_ALERTS_QUEUE, STEPS_QUEUE, DIGEST_QUEUE } from './engine.js'
+export type { Response, ResponseDeps, DigestSender } from './engine.js'
+export { Approvals, APPROVALS_QUEUE, APPROVAL_STATUSES, APPROVAL_DECISIONS, approvalIdOf } from './approvals.js'
+export type { Approval, ApprovalStatus, ApprovalDecision } from './approvals.js'
+export { approvalsRoutes } from './approvals-routes.js'
+export { DeadLetters, DEAD_LETTER_STATUSES } from './dlq.js'
+export type { DeadLetter, DeadLetterStatus } from './dlq.js'
+export { dlqRoutes } from './dlq-routes.js'
+export { RunLog, RUN_STATUSES } from './run-log.js'
+export type { Run, RunStatus } from './run-log.js'
+export type { ListCursor } from './list-query.js'
