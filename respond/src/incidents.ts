@@ -329,7 +329,7 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
       const opened = await withLock(`entity:${alert.entity.type}\u0000${alert.entity.id}`, async () => {
         // A retried step, or an alert delivered twice: it is already in an incident.
         const known = await incidentOfAlert(alert.id)
-        if (known) return { id: known, created: false }
+        if (known) return { id: known, created: false, attached: false }
 
         const open = await store.query<CurrentRow>(
           `SELECT * FROM (${CURRENT} WHERE entity_type = {et:String} AND entity_id = {eid:String} GROUP BY id)
@@ -338,13 +338,13 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
           { et: alert.entity.type, eid: alert.entity.id, since: msToCh(Date.now() - windowMs) },
         )
         if (open[0]) {
-          await attachLocked(open[0].id, alert, o.actor, o.playbook)
-          return { id: open[0].id, created: false }
+          const attached = await attachLocked(open[0].id, alert, o.actor, o.playbook)
+          return { id: open[0].id, created: false, attached }
         }
 
         const id = incidentIdForAlert(alert.id)
         // Opened by this alert before and since left (closed) without the alert row: keep it.
-        if (await current(id)) return { id, created: false }
+        if (await current(id)) return { id, created: false, attached: false }
         const now = dateToCh(new Date())
         const title = maskText((o.title ?? `${alert.rule} on ${alert.entity.type} ${alert.entity.id}`).replace(/[\r\n]+/g, ' ')).slice(0, TITLE_MAX)
         await insertChange({
@@ -378,12 +378,12 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
           outcome: null,
           detail: { title, rule: alert.rule, severity: alert.severity, entity: alert.entity, summary: alert.summary },
         })
-        return { id, created: true }
+        return { id, created: true, attached: false }
       })
       await notifyAttached(alert.id, opened.id)
       const incident = await full(opened.id)
       if (!incident) throw new VigilError('VIGIL_ERR_INCIDENT_NOT_FOUND', opened.id)
-      return { incident, created: opened.created }
+      return { incident, created: opened.created, attached: opened.attached }
     },
 
     async attachAlert(incidentId, alert, actor) {

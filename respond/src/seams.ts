@@ -130,7 +130,15 @@ export interface IncidentStore {
    * (opened within `groupWindowMs`) gets the alert attached; otherwise a new one is opened
    * with an id derived from the alert, so a retried step opens nothing twice.
    */
-  openForAlert(alert: Alert, opts: { actor: string; playbook: string | null; title?: string; groupWindowMs?: number }): Promise<{ incident: Incident; created: boolean }>
+  openForAlert(
+    alert: Alert,
+    opts: { actor: string; playbook: string | null; title?: string; groupWindowMs?: number },
+  ): Promise<{
+    incident: Incident
+    created: boolean
+    /** True when this call attached the alert to an incident already open; false when it was already in one. */
+    attached?: boolean
+  }>
   attachAlert(incidentId: string, alert: Alert, actor: string): Promise<{ incident: Incident; attached: boolean }>
   addTimeline(incidentId: string, entry: Omit<TimelineEntry, 'at'> & { at?: string }): Promise<void>
   setStatus(incidentId: string, status: IncidentStatus, note: string, actor: string): Promise<Incident>

@@ -4,11 +4,16 @@
  * Add an action by importing it and listing it once below.
  */
 import type { Action } from '../action.js'
+import { openIncident } from './open-incident.js'
+import { attachAlert } from './attach-alert.js'
+import { revokeKey } from './revoke-key.js'
+import { restoreKey } from './restore-key.js'
+import { killSwitch } from './kill-switch.js'
 import { notifySlack } from './notify-slack.js'
 import { notifyEmail } from './notify-email.js'
 import { webhook } from './webhook.js'
 
-export const ACTIONS: readonly Action[] = [notifySlack, notifyEmail, webhook]
+export const ACTIONS: readonly Action[] = [openIncident, attachAlert, revokeKey, restoreKey, killSwitch, notifySlack, notifyEmail, webhook]
 
 const BY_TYPE: ReadonlyMap<string, Action> = new Map(ACTIONS.map((a) => [a.type, a]))
 
