@@ -28,6 +28,9 @@ describe('config', () => {
     expect(c.redisUrl).toBeUndefined()
     expect(c.ingest.maxEvents).toBe(10_000)
     expect(c.ingest.maxBytes).toBe(10 * 1024 * 1024)
+    expect(c.publicUrl).toBe('http://127.0.0.1:8080')
+    expect(c.slack.approvers).toEqual([])
+    expect(c.slack.signingSecret).toBeUndefined()
     expect(Object.isFrozen(c)).toBe(true)
     expect(Object.isFrozen(c.ingest)).toBe(true)
     expect(() => {
@@ -50,12 +53,20 @@ describe('config', () => {
       [{ VIGIL_LOG_LEVEL: 'loud' }, 'VIGIL_LOG_LEVEL'],
       [{ VIGIL_INGEST_MAX_EVENTS: '0' }, 'VIGIL_INGEST_MAX_EVENTS'],
       [{ VIGIL_HOST: 'bad host!' }, 'VIGIL_HOST'],
+      [{ SLACK_APPROVERS: 'U012AB3CD, alice' }, 'SLACK_APPROVERS'],
+      [{ VIGIL_PUBLIC_URL: 'ftp://vigil' }, 'VIGIL_PUBLIC_URL'],
     ]
     for (const [env, name] of cases) {
       const msg = errorOf(env)
       expect(msg).toContain(name)
       expect(msg).not.toContain('\n')
     }
+  })
+
+  it('derives the public URL from host and port unless VIGIL_PUBLIC_URL says otherwise', () => {
+    expect(loadConfig({ VIGIL_HOST: '::', VIGIL_PORT: '9000' }, { cwd }).publicUrl).toBe('http://[::1]:9000')
+    expect(loadConfig({ VIGIL_PUBLIC_URL: 'https://vigil.example.com/' }, { cwd }).publicUrl).toBe('https://vigil.example.com')
+    expect(loadConfig({ SLACK_APPROVERS: 'U012AB3CD, W0ABCDEF1' }, { cwd }).slack.approvers).toEqual(['U012AB3CD', 'W0ABCDEF1'])
   })
 
   it('requires the TLS cert and key together', () => {

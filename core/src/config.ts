@@ -26,6 +26,8 @@ export interface VigilConfig {
     readonly apiUrl: string | undefined
     /** Verifies Slack's interactivity requests (button clicks); unset: the endpoint refuses them. */
     readonly signingSecret: string | undefined
+    /** Slack user ids whose Approve / Reject clicks count. @defaultValue none: approvals only through the API */
+    readonly approvers: readonly string[]
   }
   /** The address people reach Vigil by, for links in Slack and email. @defaultValue `http://<VIGIL_HOST>:<VIGIL_PORT>` */
   readonly publicUrl: string
@@ -96,6 +98,11 @@ const asEmailList = (raw: string, name: string) => {
   for (const e of list) if (!/^[^\s@]+@[^\s@]+$/.test(e)) bad(name, `has an address that is not an email: "${e.slice(0, 60)}"`)
   return list
 }
+const asSlackUserList = (raw: string, name: string) => {
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean)
+  for (const u of list) if (!/^[UW][A-Z0-9]{2,31}$/.test(u)) bad(name, `has an entry that is not a Slack user id (U… or W…): "${u.slice(0, 40)}"`)
+  return list
+}
 const asEmail = (raw: string, name: string) => {
   if (!/^[^<>\s@]*<?[^\s@<>]+@[^\s@<>]+>?$/.test(raw.trim())) bad(name, 'is not an email address')
   return raw.trim()
@@ -129,6 +136,7 @@ const SETTINGS = {
   slackChannel: { env: 'SLACK_CHANNEL', parse: asString },
   slackApiUrl: { env: 'SLACK_API_URL', parse: asUrl(['http:', 'https:']) },
   slackSigningSecret: { env: 'SLACK_SIGNING_SECRET', parse: asString },
+  slackApprovers: { env: 'SLACK_APPROVERS', default: '', parse: asSlackUserList },
   publicUrl: { env: 'VIGIL_PUBLIC_URL', parse: asUrl(['http:', 'https:']) },
   smtpUrl: { env: 'SMTP_URL', parse: asUrl(['smtp:', 'smtps:']) },
   emailFrom: { env: 'EMAIL_FROM', parse: asEmail },
@@ -212,7 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     port: int('port'),
     clickhouse: { url: str('clickhouseUrl'), user: str('clickhouseUser'), password: str('clickhousePassword') },
     redisUrl: str('redisUrl'),
-    slack: { token: str('slackToken'), channel: str('slackChannel'), apiUrl: str('slackApiUrl'), signingSecret: str('slackSigningSecret') },
+    slack: { token: str('slackToken'), channel: str('slackChannel'), apiUrl: str('slackApiUrl'), signingSecret: str('slackSigningSecret'), approvers: (v.slackApprovers as string[] | undefined) ?? [] },
     publicUrl: (str('publicUrl') ?? `http://${hostForUrl(str('host') as string)}:${int('port')}`).replace(/\/+$/, ''),
     smtpUrl: str('smtpUrl'),
     emailFrom: str('emailFrom'),
