@@ -83,9 +83,12 @@ export const ERRORS = {
   VIGIL_ERR_APPROVAL_DECIDED: { status: 409, code: 'approval_decided', message: 'This approval request was already decided or has expired' },
   VIGIL_ERR_SLACK_BAD_SIGNATURE: { status: 401, code: 'bad_signature', message: 'X-Slack-Signature does not match the request' },
   VIGIL_ERR_SLACK_STALE_TIMESTAMP: { status: 401, code: 'stale_timestamp', message: 'X-Slack-Request-Timestamp is missing or older than five minutes' },
+  VIGIL_ERR_SLACK_REPLAYED: { status: 409, code: 'replayed', message: 'This Slack request was already received' },
+  VIGIL_ERR_SLACK_UNSUPPORTED_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Slack interactions are application/x-www-form-urlencoded' },
   VIGIL_ERR_SLACK_NOT_CONFIGURED: { status: 503, code: 'slack_not_configured', message: 'Slack interactivity needs SLACK_SIGNING_SECRET' },
   VIGIL_ERR_PLAYBOOK_INVALID: { status: 400, code: 'playbook_invalid', message: 'A playbook file is not valid' },
   VIGIL_ERR_RESPOND_DLQ_NOT_FOUND: { status: 404, code: 'dead_letter_not_found', message: 'No such dead-lettered step' },
+  VIGIL_ERR_RESPOND_DLQ_RETRIED: { status: 409, code: 'dead_letter_retried', message: 'This dead-lettered step was already retried or is being retried' },
   VIGIL_ERR_AUDIT_BROKEN: { status: 500, code: 'audit_chain_broken', message: 'The audit chain does not verify' },
 } as const satisfies Record<string, { status: number; code: string; message: string }>
 
