@@ -1,5 +1,6 @@
 /**
- * The admin operations behind `vigil sources …` and `vigil tokens …`, and the JSON each one
+ * The admin operations behind `vigil sources …`, `vigil tokens …`, `vigil audit verify` and
+ * `vigil respond dlq …`, and the JSON each one
  * answers (CONTRACT §6).
  *
  * Relied on by: the CLI, which runs them on a store it opened itself, and the admin socket
@@ -8,13 +9,20 @@
  * answer is the same object whichever way a command went; the CLI prints it as it is.
  * Adding an operation here is adding it to the socket.
  */
+import type { Redis } from 'ioredis'
 import { isVigilError, maskText, VigilError, type Store } from '@vigil/core'
 import type { SourceRegistry } from '@vigil/ingest'
+import { createAuditLog, DeadLetters, type AuditVerification, type DeadLetter } from '@vigil/respond'
+import type { ResponseSide } from './response-wiring.js'
 import { createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo } from './tokens.js'
 
 export interface AdminContext {
   store: Store
   sources: SourceRegistry
+  /** Redis, for the operations that read it (the audit chain's head); absent: they say so. */
+  redis?: Redis
+  /** The running response side, once `vigil up` has started it (dead-letter retries need its engine). */
+  response?: () => ResponseSide | undefined
 }
 
 /** A source as listed: what `SourceInfo` has today, and never more. */
@@ -37,6 +45,9 @@ export interface AdminOperations {
   'tokens/create': { input: { role: string; name: string; ttl: string; by: string }; output: CreatedToken }
   'tokens/list': { input: Record<string, never>; output: { items: TokenInfo[] } }
   'tokens/revoke': { input: { id: string; by: string }; output: { id: string; status: TokenInfo['status']; revoked_at: string | null } }
+  'audit/verify': { input: Record<string, never>; output: AuditVerification }
+  'respond/dlq-list': { input: Record<string, never>; output: { items: DeadLetter[] } }
+  'respond/dlq-retry': { input: { id: string; by: string }; output: DeadLetter }
 }
 
 export type AdminOperation = keyof AdminOperations
@@ -75,6 +86,21 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
     const info = await revokeToken(store, id, { by })
     return { id: info.id, status: info.status, revoked_at: info.revoked_at }
   },
+  async 'audit/verify'({ store, redis, response }) {
+    const live = response?.()
+    if (live) return live.audit.verify()
+    if (!redis) throw new VigilError('VIGIL_ERR_REDIS_UNAVAILABLE', 'the audit chain head is kept in Redis')
+    return createAuditLog({ store, redis }).verify()
+  },
+  async 'respond/dlq-list'({ store }) {
+    return { items: await new DeadLetters(store).list({ status: 'dead', limit: 1000 }) }
+  },
+  async 'respond/dlq-retry'({ response }, { id, by }) {
+    const live = response?.()
+    // The retried step is run by the playbook engine, which lives in `vigil up`.
+    if (!live) throw new VigilError('VIGIL_ERR_API_UNAVAILABLE', 'vigil up is not running here: start it, then retry')
+    return live.response.retryDeadLetter(id, by)
+  },
 }
 
 /**
@@ -89,6 +115,12 @@ export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: r
   'tokens/create': { input: ['role', 'name', 'ttl', 'by'], answers: ['id', 'token', 'role', 'name', 'expires_at'] },
   'tokens/list': { input: [], answers: ['items'] },
   'tokens/revoke': { input: ['id', 'by'], answers: ['id', 'status', 'revoked_at'] },
+  'audit/verify': { input: [], answers: ['ok', 'rows', 'head', 'problems'] },
+  'respond/dlq-list': { input: [], answers: ['items'] },
+  'respond/dlq-retry': {
+    input: ['id', 'by'],
+    answers: ['id', 'status', 'idempotency_key', 'run_id', 'playbook', 'step', 'action', 'alert_id', 'incident_id', 'attempts', 'error', 'dead_at', 'updated_at', 'updated_by'],
+  },
 }
 
 export function isAdminOperation(name: string): name is AdminOperation {

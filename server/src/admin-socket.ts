@@ -121,7 +121,12 @@ function buildAdminApp(deps: AdminSocketDeps): FastifyInstance {
     )
   })
 
-  const ctx: AdminContext = { store: deps.store, sources: deps.sources }
+  const ctx: AdminContext = {
+    store: deps.store,
+    sources: deps.sources,
+    ...(deps.redis ? { redis: deps.redis } : {}),
+    ...(deps.response ? { response: deps.response } : {}),
+  }
   const route = <K extends AdminOperation>(operation: K) => {
     const fields = ADMIN_SHAPES[operation].input as readonly string[]
     app.post(

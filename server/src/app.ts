@@ -57,6 +57,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: false,
     frameworkErrors: frameworkErrorReply,
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
+    // Path parameters carry ids up to 128 characters (api_key_id); fastify's default is 100.
+    maxParamLength: 256,
   })
 
   let closing = false

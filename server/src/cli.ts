@@ -16,9 +16,10 @@ import { tmpdir, userInfo } from 'node:os'
 import { Command, CommanderError } from 'commander'
 import { mkdtempSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import { createLogger, ERRORS, loadConfig, loadMasterKey, migrate, openStore, VigilError, type ErrorBody, type VigilConfig } from '@vigil/core'
+import { createLogger, ERRORS, loadConfig, loadMasterKey, migrate, openStore, startRedis, VigilError, type ErrorBody, type RedisHandle, type VigilConfig } from '@vigil/core'
 import { backtest, BUILTIN_DETECTORS, checkRuleCorpus, formatProblem, loadRules, runRuleFixtures, type FixtureResult } from '@vigil/detect'
 import { createSourceRegistry, type SourceRegistry } from '@vigil/ingest'
+import { ACTIONS, checkPlaybookCorpus, DEFAULT_PLAYBOOKS_DIR, formatPlaybookProblem, loadPlaybooks } from '@vigil/respond'
 import { ADMIN_OPERATIONS, operatorFacingError, type AdminContext, type AdminInput, type AdminOperation, type AdminOutput } from './admin-commands.js'
 import { adminSocketPath } from './admin-socket.js'
 import { callAdminSocket } from './admin-socket-client.js'
@@ -79,16 +80,22 @@ function actor(): string {
   }
 }
 
-/** Runs `fn` with the store and source registry of the data dir, and closes them after. */
-async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>): Promise<T> {
+/** Operations that read Redis: run here, they start it (the private one keeps its data on disk). */
+const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify'])
+
+/** Runs `fn` with the store and source registry of the data dir (and Redis if asked), and closes them after. */
+async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean } = {}): Promise<T> {
   const store = await openVigilStore(config)
   let sources: SourceRegistry | undefined
+  let redis: RedisHandle | undefined
   try {
     await migrate(store, VIGIL_MIGRATIONS)
     sources = createSourceRegistry({ store, masterKey: loadMasterKey(config), config })
-    return await fn({ store, sources })
+    if (opts.redis) redis = await startRedis(config)
+    return await fn({ store, sources, ...(redis ? { redis: redis.redis } : {}) })
   } finally {
     sources?.close()
+    await redis?.stop()
     await store.close()
   }
 }
@@ -104,7 +111,7 @@ async function runAdmin<K extends AdminOperation>(config: VigilConfig, operation
     const answered = await callAdminSocket(adminSocketPath(config), operation, input)
     if (answered !== undefined) return answered
   }
-  return withAdmin(config, (ctx) => ADMIN_OPERATIONS[operation](ctx, input))
+  return withAdmin(config, (ctx) => ADMIN_OPERATIONS[operation](ctx, input), { redis: NEEDS_REDIS.has(operation) })
 }
 
 const ONCE = 'Store it now: it will not be shown again.'
@@ -261,6 +268,63 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
         json: { passed: results.length - failed.length, failed: failed.length, results },
         human: `${rows.join('\n')}\n${results.length - failed.length} passed, ${failed.length} failed\n`,
       })
+    })
+
+  const playbooks = program.command('playbooks').description('response playbooks in rules/playbooks')
+  playbooks
+    .command('lint')
+    .description('validate every playbook against its schema, its actions and the corpus conventions')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const problems = checkPlaybookCorpus(DEFAULT_PLAYBOOKS_DIR, ACTIONS)
+      const count = problems.length === 0 ? loadPlaybooks(DEFAULT_PLAYBOOKS_DIR, ACTIONS).length : undefined
+      if (problems.length > 0) exitCode = 1
+      emit(opts.json === true, {
+        json: { playbooks: count ?? null, problems },
+        human: problems.length === 0 ? `${count} playbooks, no problems.\n` : problems.map((p) => formatPlaybookProblem(p)).join('\n') + '\n',
+      })
+    })
+
+  program
+    .command('audit')
+    .description("the platform's own hash-chained audit log")
+    .command('verify')
+    .description('walk the chain and report any edited, missing, reordered or cut row')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const result = await runAdmin(config(), 'audit/verify', {})
+      if (!result.ok) exitCode = 1
+      const problems = result.problems.map((p) => `  seq ${p.seq}: ${p.problem}: ${p.detail}`)
+      emit(opts.json === true, {
+        json: result,
+        human: result.ok
+          ? `audit chain intact: ${result.rows} rows${result.head ? `, head ${result.head.seq} ${result.head.hash.slice(0, 16)}…` : ''}\n`
+          : `audit chain BROKEN: ${result.problems.length} problem(s) in ${result.rows} rows\n${problems.join('\n')}\n`,
+      })
+    })
+
+  const dlq = program.command('respond').description('the playbook engine').command('dlq').description('playbook steps that ran out of attempts')
+  dlq
+    .command('list')
+    .description('list dead-lettered steps with their last error')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const listed = await runAdmin(config(), 'respond/dlq-list', {})
+      emit(opts.json === true, {
+        json: listed,
+        human: table([
+          ['ID', 'DEAD AT', 'PLAYBOOK', 'STEP', 'ACTION', 'ATTEMPTS', 'ERROR'],
+          ...listed.items.map((d) => [d.id, d.dead_at, d.playbook, String(d.step), d.action, String(d.attempts), d.error.slice(0, 80)]),
+        ]),
+      })
+    })
+  dlq
+    .command('retry <id>')
+    .description('run a dead-lettered step again with fresh attempts (needs vigil up running)')
+    .option('--json', 'print one JSON object')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      const retried = await runAdmin(config(), 'respond/dlq-retry', { id, by: actor() })
+      emit(opts.json === true, { json: retried, human: `Dead letter ${retried.id} re-queued (${retried.action}, step ${retried.step} of ${retried.playbook}).\n` })
     })
 
   program

@@ -28,12 +28,14 @@ import {
 } from '@vigil/core'
 import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
 import { DETECT_MIGRATIONS_DIR, startDetection } from '@vigil/detect'
+import { RESPOND_MIGRATIONS_DIR } from '@vigil/respond'
 import { Histogram } from 'prom-client'
 import { startAdminSocket } from './admin-socket.js'
 import { buildApp } from './app.js'
 import { createCursorCodec, deriveCursorKey } from './cursor.js'
 import { startDemoTraffic } from './demo-traffic.js'
 import { createMetricsRegistry } from './metrics-route.js'
+import { startResponseSide, type ResponseSide } from './response-wiring.js'
 
 export interface StartOptions {
   /** Also create (or rotate) source `demo` and post demo traffic to ourselves. @defaultValue `false` */
@@ -53,6 +55,8 @@ export interface VigilHandle {
   readonly ingest: Ingest
   readonly sources: SourceRegistry
   readonly metrics: Registry
+  /** State stores, playbook engine and routes of the response side. */
+  readonly respond: ResponseSide
   /** Where the admin socket listens (`<dataDir>/vigil.sock`); undefined when not served. */
   readonly adminSocket: string | undefined
   /** Stops listening, flushes ingest, stops Redis, closes the store. Safe to call twice. */
@@ -131,6 +135,7 @@ function localUrl(app: FastifyInstance): string {
 export const VIGIL_MIGRATIONS = [
   { dir: CORE_MIGRATIONS_DIR, scope: 'core' },
   { dir: DETECT_MIGRATIONS_DIR, scope: 'detect' },
+  { dir: RESPOND_MIGRATIONS_DIR, scope: 'respond' },
 ]
 
 /** Starts everything. On failure, whatever had started is stopped again before it throws. */
@@ -166,7 +171,11 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     // Only the embedded engine locks the CLI out of the data dir; a ClickHouse server takes
     // the CLI as one more client. Served this early so admin commands work during start-up,
     // and closed after the listener, before the store it writes to.
-    const adminSocket = config.clickhouse.url ? undefined : await startAdminSocket({ config, logger, store, sources })
+    // Filled in once the response side has started; admin commands may arrive before.
+    const live: { respond?: ResponseSide } = {}
+    const adminSocket = config.clickhouse.url
+      ? undefined
+      : await startAdminSocket({ config, logger, store, sources, redis: redis.redis, response: () => live.respond })
     if (adminSocket) undo.push({ what: 'admin socket', run: () => adminSocket.close() })
 
     const metrics = createMetricsRegistry()
@@ -190,7 +199,19 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     })
     undo.push({ what: 'detection', run: () => detection.close() })
 
-    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes] })
+    const respond = await startResponseSide({
+      config,
+      store,
+      redis: redis.redis,
+      logger,
+      secretsFor: async (source) => (await sources.secretsFor(source)) ?? undefined,
+      alerts: detection.alerts,
+      cursors: createCursorCodec(cursorKey),
+    })
+    undo.push({ what: 'response', run: () => respond.close() })
+    live.respond = respond
+
+    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins] })
     undo.push({ what: 'http', run: () => app.close() })
     try {
       await app.listen({ host: config.host, port: config.port })
@@ -214,6 +235,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       ingest,
       sources,
       metrics,
+      respond,
       adminSocket: adminSocket?.path,
       close() {
         closing ??= (async () => {

@@ -20,6 +20,7 @@ import { createCursorCodec } from './cursor.js'
 import { VIGIL_MIGRATIONS } from './runtime.js'
 import { createMetricsRegistry } from './metrics-route.js'
 import { ROLES, type Role } from './permissions.js'
+import { startResponseSide, type ResponseSide } from './response-wiring.js'
 import { createToken } from './tokens.js'
 
 export interface TestStore {
@@ -67,6 +68,7 @@ export interface TestApp {
   sources: SourceRegistry
   ingest: Ingest
   registry: Registry
+  respond: ResponseSide
   logLines: string[]
   /** A live token per role. */
   tokens: Record<Role, string>
@@ -86,8 +88,21 @@ export async function startTestApp(t: TestStore): Promise<TestApp> {
   const ingest = await createIngest({ config: t.config, store: t.store, redis, logger, sources, metrics: registry })
   const cursorKey = randomBytes(32)
   // Every workspace's routes, so the route × role matrix covers them all.
-  const detectRoutes = alertsRoutes({ alerts: new AlertStore(t.store), cursors: createCursorCodec(cursorKey) })
-  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes] })
+  const alertStore = new AlertStore(t.store)
+  const detectRoutes = alertsRoutes({ alerts: alertStore, cursors: createCursorCodec(cursorKey) })
+  const respond = await startResponseSide({
+    // Slack's route then checks signatures (401) instead of answering slack_not_configured.
+    config: { ...t.config, slack: { ...t.config.slack, signingSecret: t.config.slack.signingSecret ?? randomBytes(16).toString('hex') } },
+    store: t.store,
+    redis,
+    logger,
+    secretsFor: async (source) => (await sources.secretsFor(source)) ?? undefined,
+    alerts: alertStore,
+    cursors: createCursorCodec(cursorKey),
+    prefix: `t${randomBytes(6).toString('hex')}`,
+    digestPattern: null,
+  })
+  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...respond.plugins] })
   const tokens = {} as Record<Role, string>
   for (const role of ROLES) tokens[role] = (await createToken(t.store, { role, name: `test ${role}`, ttl: '1h' })).token
   const extras: FastifyInstance[] = []
@@ -98,6 +113,7 @@ export async function startTestApp(t: TestStore): Promise<TestApp> {
     sources,
     ingest,
     registry,
+    respond,
     logLines: lines,
     tokens,
     async extraApp(opts) {
@@ -116,6 +132,7 @@ export async function startTestApp(t: TestStore): Promise<TestApp> {
     async close() {
       for (const extra of extras) await extra.close()
       await app.close()
+      await respond.close()
       await ingest.close()
       sources.close()
       redis.disconnect()

@@ -1,0 +1,162 @@
+/**
+ * The response side as `vigil up` runs it: the state stores (audit chain, control log, key
+ * states, kill-switches, incidents), the playbook engine consuming the `alerts` queue, and
+ * every respond route — wired to the rest of Vigil here, because respond imports neither
+ * ingest nor detect (DESIGN: domain packages meet in tables, queues and core types):
+ * - the control channel checks signatures with ingest's source registry;
+ * - an alert attached to an incident gets its `incident_id` through detect's alert store;
+ * - a Slack click acknowledges the alert (detect) or decides an approval (respond).
+ *
+ * Relied on by: runtime.ts (`vigil up`), the admin commands (dead letters, audit verify)
+ * and the server's route tests, which register exactly these routes.
+ */
+import type { FastifyPluginAsync } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import { VigilError, type Store, type VigilConfig } from '@vigil/core'
+import type { AlertStore } from '@vigil/detect'
+import {
+  auditRoutes,
+  controlRoutes,
+  createAuditLog,
+  createControlLog,
+  createIncidentStore,
+  createKeyStateStore,
+  createKillSwitchStore,
+  incidentsRoutes,
+  keysRoutes,
+  killswitchesRoutes,
+  slackInteractionsRoutes,
+  startResponse,
+  type AuditLogStore,
+  type ControlLog,
+  type IncidentStore,
+  type KeyStateStore,
+  type KillSwitchStore,
+  type Response,
+  type SlackInteraction,
+} from '@vigil/respond'
+import type { CursorCodec } from './cursor.js'
+
+export interface ResponseSideDeps {
+  config: VigilConfig
+  store: Store
+  redis: Redis
+  logger: Logger
+  /** Current secrets of a source (ingest's registry), for the signed control channel. */
+  secretsFor(source: string): Promise<readonly string[] | undefined>
+  /** detect's alert store: Slack's Acknowledge, and each alert's incident_id. */
+  alerts: Pick<AlertStore, 'attachIncident' | 'setStatus'>
+  cursors: CursorCodec
+  /** BullMQ and Redis key prefix. @defaultValue `'vigil'` */
+  prefix?: string
+  /** @defaultValue `rules/playbooks` of this checkout */
+  playbooksDir?: string
+  /** Cron pattern of the daily digest; `null` schedules none. @defaultValue the engine's */
+  digestPattern?: string | null
+}
+
+export interface ResponseSide {
+  audit: AuditLogStore
+  control: ControlLog
+  keys: KeyStateStore
+  killswitches: KillSwitchStore
+  incidents: IncidentStore
+  response: Response
+  /** Every respond route, to register into the app. */
+  plugins: FastifyPluginAsync[]
+  close(): Promise<void>
+}
+
+export async function startResponseSide(deps: ResponseSideDeps): Promise<ResponseSide> {
+  const { config, store, redis, logger, cursors } = deps
+  const prefix = deps.prefix ?? 'vigil'
+  const keyPrefix = `${prefix}:`
+  const audit = createAuditLog({ store, redis, keyPrefix, onLeaseLost: (key) => logger.warn({ key }, 'audit chain lock lost while writing') })
+  const control = createControlLog({
+    store,
+    redis,
+    keyPrefix,
+    onLeaseLost: (key) => logger.warn({ key }, 'control log lock lost while writing'),
+    onPublishError: (err) => logger.warn({ err }, 'control delta stored but not published; guards catch up on reconnect'),
+  })
+  const keys = createKeyStateStore({ store, control, audit })
+  const killswitches = createKillSwitchStore({ store, control, audit })
+  const incidents = createIncidentStore({
+    store,
+    redis,
+    audit,
+    keyPrefix,
+    onAlertAttached: async (alertId, incidentId) => {
+      await deps.alerts.attachIncident(alertId, incidentId, 'respond')
+    },
+  })
+  const response = await startResponse({
+    config,
+    store,
+    redis,
+    logger,
+    keys,
+    killswitches,
+    incidents,
+    audit,
+    control,
+    cursors,
+    queuePrefix: prefix,
+    ...(deps.playbooksDir ? { playbooksDir: deps.playbooksDir } : {}),
+    ...(deps.digestPattern !== undefined ? { digestPattern: deps.digestPattern } : {}),
+  })
+
+  const approvers = new Set(config.slack.approvers)
+  const onSlackAction = async (click: SlackInteraction) => {
+    const actor = `slack:${click.user.id}`
+    if (click.action === 'acknowledge') {
+      await deps.alerts.setStatus(click.alertId, 'acknowledged', `acknowledged in Slack by ${click.user.name}`, actor)
+      if (click.incidentId) {
+        await incidents.addTimeline(click.incidentId, {
+          kind: 'note',
+          actor,
+          alert_id: click.alertId,
+          playbook: null,
+          step: null,
+          attempt: null,
+          outcome: 'acknowledged',
+          detail: { via: 'slack', user: click.user.name },
+        })
+      }
+      return
+    }
+    // Anyone in the channel can click; only the listed people's clicks decide.
+    if (!approvers.has(click.user.id)) throw new VigilError('VIGIL_ERR_AUTH_FORBIDDEN', 'this Slack user is not in SLACK_APPROVERS')
+    if (!click.approvalId) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'the button carries no approval')
+    await response.decide(click.approvalId, {
+      decision: click.action === 'approve' ? 'approve' : 'reject',
+      actor,
+      note: `${click.action === 'approve' ? 'approved' : 'rejected'} in Slack by ${click.user.name}`,
+    })
+  }
+
+  const plugins: FastifyPluginAsync[] = [
+    controlRoutes({ control, secretsFor: deps.secretsFor, toleranceSec: config.ingest.signatureToleranceSec, logger }),
+    keysRoutes({ keys }),
+    killswitchesRoutes({ killswitches, cursors }),
+    incidentsRoutes({ incidents, cursors }),
+    auditRoutes({ audit, cursors }),
+    slackInteractionsRoutes({ signingSecret: config.slack.signingSecret, logger, redis, onAction: onSlackAction }),
+    ...response.routes,
+  ]
+
+  return {
+    audit,
+    control,
+    keys,
+    killswitches,
+    incidents,
+    response,
+    plugins,
+    async close() {
+      await response.close()
+      await control.close()
+    },
+  }
+}
