@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { VigilError } from '@vigil/core'
 import { APPROVAL_DECISIONS, APPROVAL_STATUSES, type ApprovalDecision, type ApprovalStatus, type Approvals } from './approvals.js'
-import { badRequest, cursorTime, limitParam, operatorActor, page, readListQuery, timeParam, type ListCursor } from './list-query.js'
+import { badRequest, beforeParam, cursorTime, limitParam, objectBody, operatorActor, page, readListQuery, timeParam, type ListCursor } from './list-query.js'
 
 export function approvalsRoutes(deps: { approvals: Approvals; cursors: ListCursor }): FastifyPluginAsync {
   const { approvals, cursors } = deps
@@ -16,14 +16,14 @@ export function approvalsRoutes(deps: { approvals: Approvals; cursors: ListCurso
       const status = q.status ?? 'pending'
       if (!(APPROVAL_STATUSES as readonly string[]).includes(status)) throw badRequest(`status must be one of ${APPROVAL_STATUSES.join(', ')}`)
       const limit = limitParam(q.limit)
-      const before = q.cursor === undefined ? undefined : cursors.decode('approvals', q.cursor, 2)
+      const before = beforeParam(cursors, 'approvals', q.cursor)
       const fromMs = timeParam('from', q.from)
       const toMs = timeParam('to', q.to)
       const rows = await approvals.list({
         status: status as ApprovalStatus,
         ...(fromMs !== undefined ? { fromMs } : {}),
         ...(toMs !== undefined ? { toMs } : {}),
-        ...(before ? { before: { at: before[0] as string, id: before[1] as string } } : {}),
+        ...(before ? { before } : {}),
         limit: limit + 1,
       })
       return page(rows, limit, 'approvals', cursors, (a) => [cursorTime(a.requested_at), a.id])
@@ -38,15 +38,12 @@ export function approvalsRoutes(deps: { approvals: Approvals; cursors: ListCurso
 
     app.post('/v1/approvals/:id', { config: { permission: 'approvals:write' } }, async (req) => {
       const { id } = req.params as { id: string }
-      const body = req.body as { decision?: unknown; note?: unknown } | undefined
-      if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('body must be {"decision": "approve"|"reject", "note": …}')
-      for (const k of Object.keys(body)) if (k !== 'decision' && k !== 'note') throw badRequest(`unknown field "${k.slice(0, 32)}"`)
+      const body = objectBody(req.body, ['decision', 'note'], '{"decision": "approve"|"reject", "note": …}')
       if (typeof body.decision !== 'string' || !(APPROVAL_DECISIONS as readonly string[]).includes(body.decision)) {
         throw badRequest(`decision must be one of ${APPROVAL_DECISIONS.join(', ')}`)
       }
       if (body.note !== undefined && (typeof body.note !== 'string' || body.note.length > 1000)) throw badRequest('note must be a string of at most 1000 characters')
       const actor = operatorActor(req)
-      if (!actor) throw new VigilError('VIGIL_ERR_AUTH_REQUIRED')
       return approvals.decide(id, { decision: body.decision as ApprovalDecision, actor, ...(body.note !== undefined ? { note: body.note } : {}) })
     })
   }

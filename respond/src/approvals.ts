@@ -18,7 +18,7 @@ import type { Logger } from 'pino'
 import { VigilError, maskText, type Store } from '@vigil/core'
 import type { AuditLog, IncidentStore } from './seams.js'
 import type { OnTimeout } from './playbook-schema.js'
-import { chToIso, dateToCh, msToCh } from './clickhouse-time.js'
+import { chToIso, dateToCh, isoToChText, msToCh } from './clickhouse-time.js'
 import { nextVersion } from './run-log.js'
 
 export const APPROVALS_QUEUE = 'respond-approvals'
@@ -134,8 +134,6 @@ const toApproval = (r: Row): Approval => {
 export function approvalIdOf(idempotencyKey: string): string {
   return `ap_${createHash('sha256').update(`approval\u0000${idempotencyKey}`).digest('hex').slice(0, 24)}`
 }
-
-const isoToChText = (iso: string) => iso.replace('T', ' ').replace('Z', '')
 
 export class Approvals {
   private readonly queue: Queue

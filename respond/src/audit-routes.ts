@@ -5,19 +5,19 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { VigilError } from '@vigil/core'
 import type { AuditLogStore } from './audit-log.js'
-import { limitQuery, listQuery, timeQuery, type ListCursorCodec } from './killswitches-routes.js'
+import { limitParam, page, readListQuery, timeParam, type ListCursor } from './list-query.js'
 
-export function auditRoutes(deps: { audit: AuditLogStore; cursors: ListCursorCodec }): FastifyPluginAsync {
+export function auditRoutes(deps: { audit: AuditLogStore; cursors: ListCursor }): FastifyPluginAsync {
   const { audit, cursors } = deps
   return async (app) => {
     app.get('/v1/audit', { config: { permission: 'audit:read' } }, async (req) => {
-      const q = listQuery(req.query, ['actor', 'action', 'subject'])
-      const limit = limitQuery(q.limit)
+      const q = readListQuery(req.query, ['actor', 'action', 'subject'])
+      const limit = limitParam(q.limit)
       const before = q.cursor === undefined ? undefined : cursors.decode('audit', q.cursor, 1)
       const beforeSeq = before ? Number(before[0]) : undefined
       if (beforeSeq !== undefined && !Number.isSafeInteger(beforeSeq)) throw new VigilError('VIGIL_ERR_API_BAD_CURSOR')
-      const fromMs = timeQuery('from', q.from)
-      const toMs = timeQuery('to', q.to)
+      const fromMs = timeParam('from', q.from)
+      const toMs = timeParam('to', q.to)
       const rows = await audit.list({
         ...(q.actor !== undefined ? { actor: q.actor } : {}),
         ...(q.action !== undefined ? { action: q.action } : {}),
@@ -27,9 +27,7 @@ export function auditRoutes(deps: { audit: AuditLogStore; cursors: ListCursorCod
         ...(beforeSeq !== undefined ? { beforeSeq } : {}),
         limit: limit + 1,
       })
-      const items = rows.slice(0, limit)
-      const last = items[items.length - 1]
-      return { items, next: rows.length > limit && last ? cursors.encode('audit', [String(last.seq)]) : null }
+      return page(rows, limit, 'audit', cursors, (e) => [String(e.seq)])
     })
 
     app.get('/v1/audit/verify', { config: { permission: 'audit:read' } }, async () => audit.verify())

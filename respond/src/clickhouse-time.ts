@@ -27,3 +27,11 @@ export function isoToCh(iso: string): string | undefined {
   if (!m) return undefined
   return `${m[1]} ${m[2]}.${(m[3] ?? '').padEnd(6, '0').slice(0, 6)}`
 }
+
+/**
+ * An RFC 3339 UTC time Vigil made itself (toISOString, chToIso) → ClickHouse text, for
+ * writing it back; anything else is passed on unchanged for ClickHouse to refuse.
+ */
+export function isoToChText(iso: string): string {
+  return isoToCh(iso) ?? iso
+}

@@ -3,9 +3,8 @@
  * that re-queues one with fresh attempts. Both need respond:admin.
  */
 import type { FastifyPluginAsync } from 'fastify'
-import { VigilError } from '@vigil/core'
 import { DEAD_LETTER_STATUSES, type DeadLetter, type DeadLetterStatus, type DeadLetters } from './dlq.js'
-import { badRequest, cursorTime, limitParam, operatorActor, page, readListQuery, timeParam, type ListCursor } from './list-query.js'
+import { badRequest, beforeParam, cursorTime, limitParam, operatorActor, page, readListQuery, timeParam, type ListCursor } from './list-query.js'
 
 export function dlqRoutes(deps: { deadLetters: DeadLetters; retry: (id: string, actor: string) => Promise<DeadLetter>; cursors: ListCursor }): FastifyPluginAsync {
   const { deadLetters, retry, cursors } = deps
@@ -15,14 +14,14 @@ export function dlqRoutes(deps: { deadLetters: DeadLetters; retry: (id: string, 
       const status = q.status ?? 'dead'
       if (!(DEAD_LETTER_STATUSES as readonly string[]).includes(status)) throw badRequest(`status must be one of ${DEAD_LETTER_STATUSES.join(', ')}`)
       const limit = limitParam(q.limit)
-      const before = q.cursor === undefined ? undefined : cursors.decode('respond-dlq', q.cursor, 2)
+      const before = beforeParam(cursors, 'respond-dlq', q.cursor)
       const fromMs = timeParam('from', q.from)
       const toMs = timeParam('to', q.to)
       const rows = await deadLetters.list({
         status: status as DeadLetterStatus,
         ...(fromMs !== undefined ? { fromMs } : {}),
         ...(toMs !== undefined ? { toMs } : {}),
-        ...(before ? { before: { at: before[0] as string, id: before[1] as string } } : {}),
+        ...(before ? { before } : {}),
         limit: limit + 1,
       })
       return page(rows, limit, 'respond-dlq', cursors, (d) => [cursorTime(d.dead_at), d.id])
@@ -31,7 +30,6 @@ export function dlqRoutes(deps: { deadLetters: DeadLetters; retry: (id: string, 
     app.post('/v1/respond/dlq/:id/retry', { config: { permission: 'respond:admin' } }, async (req) => {
       const { id } = req.params as { id: string }
       const actor = operatorActor(req)
-      if (!actor) throw new VigilError('VIGIL_ERR_AUTH_REQUIRED')
       return retry(id, actor)
     })
   }

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { VigilError, maskText, type Store } from '@vigil/core'
-import { chToIso, dateToCh, msToCh } from './clickhouse-time.js'
+import { chToIso, dateToCh, isoToChText, msToCh } from './clickhouse-time.js'
 import { nextVersion } from './run-log.js'
 
 export const DEAD_LETTER_STATUSES = ['dead', 'retried'] as const
@@ -109,7 +109,7 @@ export class DeadLetters {
       incident_id: d.incident_id ?? '',
       attempts: d.attempts,
       error: d.error,
-      dead_at: d.dead_at.replace('T', ' ').replace('Z', ''),
+      dead_at: isoToChText(d.dead_at),
       changed_by: actor,
       changed_at: dateToCh(new Date()),
     }

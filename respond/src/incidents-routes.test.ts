@@ -1,40 +1,18 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { isVigilError, VigilError, type Alert } from '@vigil/core'
+import { isVigilError, type Alert } from '@vigil/core'
 import { startRespondHarness, type RespondHarness } from './test-support.js'
 import { createAuditLog } from './audit-log.js'
 import { createIncidentStore } from './incidents.js'
-import { incidentsRoutes, type ListCursor } from './incidents-routes.js'
+import { incidentsRoutes } from './incidents-routes.js'
+import { signedCursors } from './testing/signed-cursors.js'
 import type { IncidentStore } from './seams.js'
 
 let h: RespondHarness
 let incidents: IncidentStore
 let app: FastifyInstance
 const permissions = new Map<string, string>()
-
-/**
- * A signed cursor codec with the server's contract (server/src/cursor.ts): respond must not
- * import server, so the test signs its own — a forged or edited cursor must be refused.
- */
-function hmacCursors(): ListCursor {
-  const key = randomBytes(32)
-  const mac = (kind: string, json: Buffer) => createHmac('sha256', key).update(`${kind}\n`).update(json).digest().subarray(0, 16)
-  return {
-    encode(kind, position) {
-      const json = Buffer.from(JSON.stringify(position))
-      return Buffer.concat([mac(kind, json), json]).toString('base64url')
-    },
-    decode(kind, cursor, arity) {
-      const raw = Buffer.from(cursor, 'base64url')
-      const json = raw.subarray(16)
-      if (raw.length <= 16 || !timingSafeEqual(raw.subarray(0, 16), mac(kind, json))) throw new VigilError('VIGIL_ERR_API_BAD_CURSOR')
-      const pos = JSON.parse(json.toString()) as string[]
-      if (pos.length !== arity) throw new VigilError('VIGIL_ERR_API_BAD_CURSOR')
-      return pos
-    },
-  }
-}
 
 beforeAll(async () => {
   h = await startRespondHarness()
@@ -54,7 +32,7 @@ beforeAll(async () => {
     const status = (err as { statusCode?: number }).statusCode ?? 500
     return reply.code(status).send({ error: { code: 'other', message: (err as Error).message } })
   })
-  await app.register(incidentsRoutes({ incidents, cursors: hmacCursors() }))
+  await app.register(incidentsRoutes({ incidents, cursors: signedCursors() }))
   await app.ready()
 })
 afterAll(async () => {
@@ -144,7 +122,7 @@ describe('/v1/incidents routes', () => {
   })
 
   it('refuses bad list queries with clear 400s', async () => {
-    const good = hmacCursors().encode('incidents', ['2026-01-01T00:00:00Z', 'in_x'])
+    const good = signedCursors().encode('incidents', ['2026-01-01T00:00:00Z', 'in_x'])
     const cases: Array<[string, string]> = [
       ['status=deleted', 'bad_request'],
       ['severity=extreme', 'bad_request'],

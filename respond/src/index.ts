@@ -51,6 +51,9 @@ export { createKeyStateStore } from './key-states.js'
 export { createKillSwitchStore } from './killswitches.js'
 export { controlRoutes } from './control-routes.js'
 export type { ControlRoutesDeps } from './control-routes.js'
+export { keysRoutes } from './keys-routes.js'
+export { killswitchesRoutes } from './killswitches-routes.js'
+export { auditRoutes } from './audit-routes.js'
 export {
   PlaybookSchema,
   PLAYBOOK_SCHEMA_FILE,
@@ -83,7 +86,3 @@ export { dlqRoutes } from './dlq-routes.js'
 export { RunLog, RUN_STATUSES } from './run-log.js'
 export type { Run, RunStatus } from './run-log.js'
 export type { ListCursor } from './list-query.js'
-export { keysRoutes } from './keys-routes.js'
-export { killswitchesRoutes } from './killswitches-routes.js'
-export type { ListCursorCodec } from './killswitches-routes.js'
-export { auditRoutes } from './audit-routes.js'

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { VigilError, isVigilError } from '@vigil/core'
@@ -8,7 +7,7 @@ import { createAuditLog, type AuditLogStore } from './audit-log.js'
 import { createKeyStateStore } from './key-states.js'
 import { keysRoutes } from './keys-routes.js'
 import { auditRoutes } from './audit-routes.js'
-import type { ListCursorCodec } from './killswitches-routes.js'
+import { signedCursors } from './testing/signed-cursors.js'
 
 let h: RespondHarness
 let n = 0
@@ -16,21 +15,7 @@ let control: ControlLog
 let audit: AuditLogStore
 let app: FastifyInstance
 
-/** A cursor codec of the server's shape: MAC'd so a forged cursor is refused. */
-const cursors: ListCursorCodec = {
-  encode: (kind, pos) => {
-    const json = JSON.stringify(pos)
-    return Buffer.from(`${createHmac('sha256', 'k').update(kind + json).digest('hex').slice(0, 16)}${json}`).toString('base64url')
-  },
-  decode: (kind, cursor, arity) => {
-    const raw = Buffer.from(cursor, 'base64url').toString()
-    const json = raw.slice(16)
-    if (raw.slice(0, 16) !== createHmac('sha256', 'k').update(kind + json).digest('hex').slice(0, 16)) throw new VigilError('VIGIL_ERR_API_BAD_CURSOR')
-    const pos = JSON.parse(json) as string[]
-    if (pos.length !== arity) throw new VigilError('VIGIL_ERR_API_BAD_CURSOR')
-    return pos
-  },
-}
+const cursors = signedCursors()
 
 beforeAll(async () => {
   h = await startRespondHarness()

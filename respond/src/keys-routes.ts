@@ -4,28 +4,10 @@
  * `request.operator`, whose token id becomes the actor (`operator:<id>`) in the control log
  * and the audit chain.
  */
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { VigilError } from '@vigil/core'
 import type { KeyStateStore } from './seams.js'
-
-/** `operator:<token id>` of the caller; refuses a request the access hook did not identify. */
-export function operatorActorOf(req: FastifyRequest): string {
-  const op = (req as FastifyRequest & { operator?: { id?: unknown } | null }).operator
-  if (!op || typeof op.id !== 'string' || op.id === '') throw new VigilError('VIGIL_ERR_AUTH_REQUIRED')
-  return `operator:${op.id}`
-}
-
-/** The `{reason}` body of a change: missing reason → reason_required, anything else odd → bad_request. */
-export function reasonBody(body: unknown, allowed: readonly string[] = ['reason']): Record<string, unknown> & { reason: unknown } {
-  if (body === undefined || body === null) throw new VigilError('VIGIL_ERR_REASON_REQUIRED')
-  if (typeof body !== 'object' || Array.isArray(body)) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'the body must be a JSON object')
-  for (const k of Object.keys(body)) {
-    if (!allowed.includes(k)) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `unknown field "${k.slice(0, 32)}"`)
-  }
-  const b = body as Record<string, unknown>
-  if (b.reason === undefined) throw new VigilError('VIGIL_ERR_REASON_REQUIRED')
-  return b as Record<string, unknown> & { reason: unknown }
-}
+import { operatorActor, reasonBody } from './list-query.js'
 
 export function keysRoutes(deps: { keys: KeyStateStore }): FastifyPluginAsync {
   const { keys } = deps
@@ -37,7 +19,7 @@ export function keysRoutes(deps: { keys: KeyStateStore }): FastifyPluginAsync {
 
     app.post('/v1/keys/:api_key_id/revoke', { config: { permission: 'keys:write' } }, async (req) => {
       const { api_key_id: id } = req.params as { api_key_id: string }
-      const actor = operatorActorOf(req)
+      const actor = operatorActor(req)
       const { reason } = reasonBody(req.body)
       const r = await keys.revoke(id, { reason: reason as string, actor })
       if (!r.changed) throw new VigilError('VIGIL_ERR_KEY_ALREADY_REVOKED')
@@ -46,7 +28,7 @@ export function keysRoutes(deps: { keys: KeyStateStore }): FastifyPluginAsync {
 
     app.post('/v1/keys/:api_key_id/restore', { config: { permission: 'keys:write' } }, async (req) => {
       const { api_key_id: id } = req.params as { api_key_id: string }
-      const actor = operatorActorOf(req)
+      const actor = operatorActor(req)
       const { reason } = reasonBody(req.body)
       const r = await keys.restore(id, { reason: reason as string, actor })
       if (!r.changed) throw new VigilError('VIGIL_ERR_KEY_NOT_REVOKED')

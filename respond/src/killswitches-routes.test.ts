@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { VigilError, isVigilError } from '@vigil/core'
@@ -6,27 +5,15 @@ import { startRespondHarness, type RespondHarness } from './test-support.js'
 import { createControlLog, type ControlLog } from './control-log.js'
 import { createAuditLog } from './audit-log.js'
 import { createKillSwitchStore } from './killswitches.js'
-import { killswitchesRoutes, type ListCursorCodec } from './killswitches-routes.js'
+import { killswitchesRoutes } from './killswitches-routes.js'
+import { signedCursors } from './testing/signed-cursors.js'
 
 let h: RespondHarness
 let n = 0
 let control: ControlLog
 let app: FastifyInstance
 
-const cursors: ListCursorCodec = {
-  encode: (kind, pos) => {
-    const json = JSON.stringify(pos)
-    return Buffer.from(`${createHmac('sha256', 'k').update(kind + json).digest('hex').slice(0, 16)}${json}`).toString('base64url')
-  },
-  decode: (kind, cursor, arity) => {
-    const raw = Buffer.from(cursor, 'base64url').toString()
-    const json = raw.slice(16)
-    if (raw.slice(0, 16) !== createHmac('sha256', 'k').update(kind + json).digest('hex').slice(0, 16)) throw new VigilError('VIGIL_ERR_API_BAD_CURSOR')
-    const pos = JSON.parse(json) as string[]
-    if (pos.length !== arity) throw new VigilError('VIGIL_ERR_API_BAD_CURSOR')
-    return pos
-  },
-}
+const cursors = signedCursors()
 
 beforeAll(async () => {
   h = await startRespondHarness()

@@ -19,6 +19,7 @@ import type { Logger } from 'pino'
 import type { Redis } from 'ioredis'
 import { VigilError, isVigilError, maskText, safeEqual } from '@vigil/core'
 import { SLACK_ACTION_IDS, type SlackButtonAction } from './actions/slack-blocks.js'
+import { badRequest } from './list-query.js'
 
 /** One button click, as the server's wiring receives it. */
 export interface SlackInteraction {
@@ -61,8 +62,6 @@ const ACTIONS_BY_ID: ReadonlyMap<string, SlackButtonAction> = new Map(
   (Object.entries(SLACK_ACTION_IDS) as Array<[SlackButtonAction, string]>).map(([k, v]) => [v, k]),
 )
 
-const bad = (detail: string) => new VigilError('VIGIL_ERR_API_BAD_REQUEST', detail)
-
 function header(req: FastifyRequest, name: string): string | undefined {
   const v = req.headers[name]
   return typeof v === 'string' ? v : undefined
@@ -94,7 +93,7 @@ function readRaw(payload: IncomingMessage, limit: number): Promise<Buffer> {
       if (!done) resolve(Buffer.concat(chunks))
     })
     payload.on('error', (err) => {
-      if (!done) reject(bad('the body could not be read'))
+      if (!done) reject(badRequest('the body could not be read'))
       done = true
       void err
     })
@@ -112,42 +111,42 @@ function str(v: unknown, re: RegExp): string | undefined {
 
 /** The click inside a verified body; VigilError `bad_request` for anything else. */
 export function parseInteraction(raw: Buffer, contentType: string | undefined): SlackInteraction {
-  if (!contentType || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) throw bad('send application/x-www-form-urlencoded, as Slack does')
+  if (!contentType || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) throw badRequest('send application/x-www-form-urlencoded, as Slack does')
   const form = new URLSearchParams(raw.toString('utf8'))
   const text = form.get('payload')
-  if (text === null) throw bad('no payload field')
+  if (text === null) throw badRequest('no payload field')
   let p: unknown
   try {
     p = JSON.parse(text)
   } catch {
-    throw bad('payload is not JSON')
+    throw badRequest('payload is not JSON')
   }
-  if (p === null || typeof p !== 'object') throw bad('payload is not an object')
+  if (p === null || typeof p !== 'object') throw badRequest('payload is not an object')
   const payload = p as { type?: unknown; user?: unknown; actions?: unknown; response_url?: unknown }
-  if (payload.type !== 'block_actions') throw bad('only block_actions interactions are handled')
+  if (payload.type !== 'block_actions') throw badRequest('only block_actions interactions are handled')
   const user = (payload.user ?? {}) as { id?: unknown; name?: unknown; username?: unknown }
   const userId = str(user.id, SLACK_USER_ID)
-  if (!userId) throw bad('payload.user.id is missing or not a Slack user id')
+  if (!userId) throw badRequest('payload.user.id is missing or not a Slack user id')
   const name = typeof user.name === 'string' ? user.name : typeof user.username === 'string' ? user.username : userId
-  if (!Array.isArray(payload.actions) || payload.actions.length !== 1) throw bad('payload.actions must hold exactly one action')
+  if (!Array.isArray(payload.actions) || payload.actions.length !== 1) throw badRequest('payload.actions must hold exactly one action')
   const act = payload.actions[0] as { action_id?: unknown; value?: unknown } | null
   const action = typeof act?.action_id === 'string' ? ACTIONS_BY_ID.get(act.action_id) : undefined
-  if (!action) throw bad('unknown action_id')
-  if (typeof act?.value !== 'string' || act.value.length > 2000) throw bad('the button value is missing')
+  if (!action) throw badRequest('unknown action_id')
+  if (typeof act?.value !== 'string' || act.value.length > 2000) throw badRequest('the button value is missing')
   let value: { alert_id?: unknown; incident_id?: unknown; approval_id?: unknown }
   try {
     value = JSON.parse(act.value) as typeof value
   } catch {
-    throw bad('the button value is not JSON')
+    throw badRequest('the button value is not JSON')
   }
-  if (value === null || typeof value !== 'object') throw bad('the button value is not an object')
+  if (value === null || typeof value !== 'object') throw badRequest('the button value is not an object')
   const alertId = str(value.alert_id, ID)
-  if (!alertId) throw bad('the button value has no alert_id')
+  if (!alertId) throw badRequest('the button value has no alert_id')
   const incidentId = value.incident_id === null || value.incident_id === undefined ? null : str(value.incident_id, ID)
-  if (incidentId === undefined) throw bad('the button value has a malformed incident_id')
+  if (incidentId === undefined) throw badRequest('the button value has a malformed incident_id')
   const approvalId = value.approval_id === undefined ? null : str(value.approval_id, ID)
-  if (approvalId === undefined) throw bad('the button value has a malformed approval_id')
-  if ((action === 'approve' || action === 'reject') && approvalId === null) throw bad(`${action} needs an approval_id`)
+  if (approvalId === undefined) throw badRequest('the button value has a malformed approval_id')
+  if ((action === 'approve' || action === 'reject') && approvalId === null) throw badRequest(`${action} needs an approval_id`)
   let responseUrl: string | null = null
   if (typeof payload.response_url === 'string' && payload.response_url.length <= 2048) {
     try {

@@ -2,7 +2,7 @@
  * The playbook engine over real stores, for the engine's tests: the audit chain, the control
  * log, key states, kill-switches and incidents on the test's chDB and Redis, the local Slack
  * API server and SMTP sink as Slack and the mail server, an `alerts` queue to publish on, and
- * a plain list-cursor codec standing in for the server's signed one.
+ * a signed list-cursor codec of the server's shape.
  *
  * Test support: import it by relative path from tests (it is not exported from index.ts).
  */
@@ -21,6 +21,7 @@ import { createIncidentStore } from '../incidents.js'
 import type { IncidentStore, KeyStateStore, KillSwitchStore, TimelineEntry } from '../seams.js'
 import { startResponse, type Response, type ResponseDeps } from '../engine.js'
 import type { ListCursor } from '../list-query.js'
+import { signedCursors } from './signed-cursors.js'
 import type { Action } from '../action.js'
 import { ACTIONS } from '../actions/index.js'
 import { notifySlack } from '../actions/notify-slack.js'
@@ -47,16 +48,6 @@ export interface EngineHarness {
   /** The timeline of the incident of a run, once the run has one. */
   timelineOf(runId: string): Promise<TimelineEntry[]>
   close(): Promise<void>
-}
-
-/** Base64 JSON: the shape of the server's cursor codec without its signature. */
-export const plainCursors: ListCursor = {
-  encode: (kind, position) => Buffer.from(JSON.stringify([kind, ...position])).toString('base64url'),
-  decode: (kind, cursor, arity) => {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as string[]
-    if (v[0] !== kind || v.length !== arity + 1) throw new Error('bad cursor')
-    return v.slice(1)
-  },
 }
 
 /**
@@ -94,6 +85,7 @@ export async function startEngineHarness(
     { cwd: h.dir },
   )
   const keyPrefix = `${h.prefix}:`
+  const cursors = signedCursors()
   const logger = pino({ level: 'silent' })
   const audit = createAuditLog({ store: h.store, redis: h.redis, keyPrefix })
   const control = createControlLog({ store: h.store, redis: h.redis, keyPrefix })
@@ -110,7 +102,7 @@ export async function startEngineHarness(
     incidents,
     audit,
     control,
-    cursors: plainCursors,
+    cursors,
     queuePrefix: h.prefix,
     digestPattern: opts.digestPattern ?? null,
     actions: TEST_ACTIONS,
@@ -141,7 +133,7 @@ export async function startEngineHarness(
     smtp,
     alerts,
     response,
-    cursors: plainCursors,
+    cursors,
     async publish(alert, jobId) {
       await alerts.add('alert', alert, { jobId: jobId ?? alert.id, removeOnComplete: 10_000, removeOnFail: false })
     },
