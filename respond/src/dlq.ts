@@ -170,7 +170,7 @@ export class DeadLetters {
   async markRetried(id: string, actor: string): Promise<DeadLetter> {
     const d = await this.get(id)
     if (!d) throw new VigilError('VIGIL_ERR_RESPOND_DLQ_NOT_FOUND')
-    if (d.status !== 'dead') throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'this step was already retried')
+    if (d.status !== 'dead') throw new VigilError('VIGIL_ERR_RESPOND_DLQ_RETRIED', 'this step was already retried')
     const next: DeadLetter = { ...d, status: 'retried', updated_at: new Date().toISOString(), updated_by: actor }
     await this.write(next, actor)
     return next

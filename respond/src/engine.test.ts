@@ -197,7 +197,8 @@ describe('playbook engine', () => {
     expect(after.filter((t) => t.step === 'notify_slack' && t.kind === 'step_done')).toHaveLength(1)
     expect((await e.audit.list({ limit: 1000 })).some((a) => a.action === 'respond.dlq_retry' && a.subject === dead?.id)).toBe(true)
 
-    await expect(e.response.retryDeadLetter(dead?.id as string, 'operator:tok_1')).rejects.toSatisfy((err) => isVigilError(err) && err.code === 'bad_request')
+    await expect(e.response.retryDeadLetter(dead?.id as string, 'operator:tok_1')).rejects.toSatisfy((err) => isVigilError(err) && err.statusCode === 409 && err.code === 'dead_letter_retried')
+    await expect(e.response.deadLetters.markRetried(dead?.id as string, 'operator:tok_1')).rejects.toSatisfy((err) => isVigilError(err) && err.code === 'dead_letter_retried')
     await expect(e.response.retryDeadLetter('dl_000000000000000000000000', 'operator:tok_1')).rejects.toSatisfy(
       (err) => isVigilError(err) && err.code === 'dead_letter_not_found',
     )

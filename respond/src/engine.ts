@@ -410,10 +410,10 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
   async function retryDeadLetter(id: string, actor: string): Promise<DeadLetter> {
     const dead = await deadLetters.get(id)
     if (!dead) throw new VigilError('VIGIL_ERR_RESPOND_DLQ_NOT_FOUND')
-    if (dead.status !== 'dead') throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'this step was already retried')
+    if (dead.status !== 'dead') throw new VigilError('VIGIL_ERR_RESPOND_DLQ_RETRIED', 'this step was already retried')
     // One retry at a time per dead letter, across processes and double clicks.
     const claimed = await deps.redis.set(`${prefix}:respond:dlq-retry:${id}`, actor, 'EX', 60, 'NX')
-    if (claimed !== 'OK') throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'a retry of this step is already under way')
+    if (claimed !== 'OK') throw new VigilError('VIGIL_ERR_RESPOND_DLQ_RETRIED', 'a retry of this step is already under way')
     const run = await runs.getRun(dead.run_id)
     const playbook = run ? playbookById.get(run.playbook) : undefined
     if (!run || !playbook) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `playbook ${dead.playbook} is not loaded`)

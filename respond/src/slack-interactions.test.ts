@@ -279,8 +279,8 @@ describe('POST /v1/slack/interactions', () => {
         const body = JSON.stringify(payload())
         return { body, headers: { ...signed(body), 'content-type': 'application/json' } }
       },
-      400,
-      'bad_request',
+      415,
+      'unsupported_media_type',
     ],
     [
       'oversized body (70 KiB), correctly signed',

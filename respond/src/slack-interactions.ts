@@ -109,9 +109,9 @@ function str(v: unknown, re: RegExp): string | undefined {
   return typeof v === 'string' && re.test(v) ? v : undefined
 }
 
-/** The click inside a verified body; VigilError `bad_request` for anything else. */
+/** The click inside a verified body; VigilError `unsupported_media_type` for another content type, `bad_request` for anything else. */
 export function parseInteraction(raw: Buffer, contentType: string | undefined): SlackInteraction {
-  if (!contentType || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) throw badRequest('send application/x-www-form-urlencoded, as Slack does')
+  if (!contentType || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) throw new VigilError('VIGIL_ERR_SLACK_UNSUPPORTED_MEDIA_TYPE')
   const form = new URLSearchParams(raw.toString('utf8'))
   const text = form.get('payload')
   if (text === null) throw badRequest('no payload field')
@@ -191,7 +191,7 @@ export function slackInteractionsRoutes(opts: SlackInteractionsOptions): Fastify
         throw new VigilError('VIGIL_ERR_REDIS_UNAVAILABLE', undefined, { cause: err })
       }
       // No Slack-specific code exists yet; `replayed` (409) is the same answer ingest gives.
-      if (fresh !== 'OK') throw new VigilError('VIGIL_ERR_INGEST_REPLAYED')
+      if (fresh !== 'OK') throw new VigilError('VIGIL_ERR_SLACK_REPLAYED')
 
       const interaction = parseInteraction(raw, header(req, 'content-type'))
       log.info({ action: interaction.action, alertId: interaction.alertId, approvalId: interaction.approvalId, slackUser: interaction.user.id }, 'Slack button clicked')
