@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Alert } from '@vigil/core'
 import { startRespondHarness, type RespondHarness } from './test-support.js'
@@ -6,7 +8,8 @@ import { playbookDir, startEngineHarness, type EngineHarness } from './testing/e
 import { alertFromTest } from './playbooks.js'
 import { backoffDelay, MAX_BACKOFF_MS } from './engine.js'
 import { runIdOf } from './run-log.js'
-import { isVigilError } from '@vigil/core'
+import type { SecretResolver } from './action.js'
+import { isVigilError, verifySignature } from '@vigil/core'
 
 const playbook = (id: string, rule: string, steps: string) => `id: ${id}
 name: ${id}
@@ -51,14 +54,37 @@ const PLAYBOOKS = {
 `),
 }
 
+/** The signing secret of source `acme-trading`, as the server's source registry would resolve it. */
+const WEBHOOK_SECRET = 'vgs_engineTest0123456789abcdefghij'
+const secrets: SecretResolver = { resolve: async (ref) => (ref === 'acme-trading' ? WEBHOOK_SECRET : null) }
+
 let h: RespondHarness
 let e: EngineHarness
 let folder: { dir: string; remove(): void }
+/** A trading API's webhook endpoint: records each call, answers 200. */
+let receiver: Server
+const webhookCalls: Array<{ headers: IncomingHttpHeaders; body: Buffer }> = []
 
 beforeAll(async () => {
   h = await startRespondHarness()
-  folder = playbookDir(PLAYBOOKS)
-  e = await startEngineHarness(h, { playbooksDir: folder.dir })
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      webhookCalls.push({ headers: req.headers, body: Buffer.concat(chunks) })
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()))
+  const { port } = receiver.address() as AddressInfo
+  folder = playbookDir({
+    ...PLAYBOOKS,
+    'signed.yaml': playbook('signed', 'test.signed', `  - action: open_incident
+  - action: webhook
+    params: { url: "http://127.0.0.1:${port}/vigil", source: acme-trading }
+`),
+  })
+  e = await startEngineHarness(h, { playbooksDir: folder.dir, secrets })
   // The first run of a process pays for warming up (JIT, chDB caches); later alerts are the norm.
   const warm = newAlert('test.basic')
   await e.publish(warm)
@@ -66,6 +92,8 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await e?.close()
+  receiver?.closeAllConnections()
+  await new Promise((r) => (receiver ? receiver.close(r) : r(undefined)))
   await h?.close()
   folder?.remove()
 })
@@ -121,6 +149,17 @@ describe('playbook engine', () => {
       'step_done:notify_slack:done',
     ])
     expect(timeline.filter((t) => t.kind === 'step_done').every((t) => t.actor === 'playbook:basic' && t.attempt === 1)).toBe(true)
+  })
+
+  it('a webhook step signs with the secret the engine was given (ResponseDeps.secrets)', async () => {
+    const alert = newAlert('test.signed')
+    await e.publish(alert)
+    await runDone(runIdOf(alert.id, 'signed'))
+    const calls = webhookCalls.filter((c) => c.body.toString().includes(alert.id))
+    expect(calls).toHaveLength(1)
+    const [call] = calls
+    expect(call?.headers['vigil-source']).toBe('acme-trading')
+    expect(verifySignature([WEBHOOK_SECRET], String(call?.headers['vigil-timestamp']), call?.body as Buffer, String(call?.headers['vigil-signature']))).toBe(true)
   })
 
   it('a step whose condition does not hold is skipped and recorded', async () => {

@@ -23,7 +23,7 @@ import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { FastifyPluginAsync } from 'fastify'
 import { ENTITY_TYPES, SEVERITIES, VigilError, maskText, type Alert, type Store, type VigilConfig } from '@vigil/core'
-import type { Action, ActionContext, ActionDeps, ActionResult } from './action.js'
+import type { Action, ActionContext, ActionDeps, ActionResult, SecretResolver } from './action.js'
 import type { AuditLog, Incident, IncidentStore, KeyStateStore, KillSwitchStore } from './seams.js'
 import { ACTIONS } from './actions/index.js'
 import { postApprovalRequest } from './actions/notify-slack.js'
@@ -85,6 +85,12 @@ export interface ResponseDeps {
   sendDigest?: DigestSender
   /** Cron pattern (UTC) of the digest. @defaultValue `'0 7 * * *'`; `null` schedules none. */
   digestPattern?: string | null
+  /**
+   * Resolves the secret references of step params (a webhook's `secret_ref`), passed to every
+   * action as `ActionDeps.secrets`. @defaultValue none: a step that needs a secret fails
+   * unrecoverably and is dead-lettered.
+   */
+  secrets?: SecretResolver
 }
 
 export interface Response {
@@ -164,6 +170,7 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     killswitches: deps.killswitches,
     incidents: deps.incidents,
     audit: deps.audit,
+    ...(deps.secrets ? { secrets: deps.secrets } : {}),
   }
   const stepsQueue = new Queue<StepJobData>(STEPS_QUEUE, { connection, prefix })
 

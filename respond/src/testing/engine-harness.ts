@@ -65,7 +65,7 @@ export function playbookDir(files: Record<string, string>): { dir: string; remov
 
 export async function startEngineHarness(
   h: { store: Store; redis: Redis; prefix: string; dir: string },
-  opts: { playbooksDir?: string; env?: Record<string, string> } & Partial<Pick<ResponseDeps, 'sendDigest' | 'digestPattern'>> = {},
+  opts: { playbooksDir?: string; env?: Record<string, string> } & Partial<Pick<ResponseDeps, 'sendDigest' | 'digestPattern' | 'secrets'>> = {},
 ): Promise<EngineHarness> {
   const slack = await startSlackApiServer({ token: 'xoxb-test-token' })
   const smtp = await startSmtpSink()
@@ -108,6 +108,7 @@ export async function startEngineHarness(
     actions: TEST_ACTIONS,
     ...(opts.playbooksDir ? { playbooksDir: opts.playbooksDir } : {}),
     ...(opts.sendDigest ? { sendDigest: opts.sendDigest } : {}),
+    ...(opts.secrets ? { secrets: opts.secrets } : {}),
   })
   const connection = h.redis.duplicate({ maxRetriesPerRequest: null })
   const alerts = new Queue('alerts', { connection, prefix: h.prefix })
