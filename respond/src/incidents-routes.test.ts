@@ -85,6 +85,42 @@ describe('/v1/incidents routes', () => {
     expect(body.alert_ids).toEqual(inc.alert_ids)
     expect(body.timeline.map((e) => e.kind)).toEqual(['opened'])
     expect(body.opened_at).toMatch(/Z$/)
+    expect(body).not.toHaveProperty('alerts') // no alert reader given
+  })
+
+  it('GET /v1/incidents/:id with an alert reader also answers the alerts, in alert_ids order, leaving out unknown ids', async () => {
+    const first = alert()
+    const second = alert({ entity: first.entity, api_key_id: first.api_key_id })
+    const notStored = alert({ entity: first.entity, api_key_id: first.api_key_id })
+    const incident = (await incidents.openForAlert(first, { actor: 'playbook:pb', playbook: 'pb' })).incident
+    for (const a of [second, notStored]) {
+      expect((await incidents.openForAlert(a, { actor: 'playbook:pb', playbook: 'pb' })).incident.id).toBe(incident.id)
+    }
+    // What detect's alert store holds, in its own order; `notStored` is not there.
+    const stored: Alert[] = [second, alert(), first]
+    const asked: Array<readonly string[]> = []
+    const withAlerts = Fastify()
+    await withAlerts.register(
+      incidentsRoutes({
+        incidents,
+        cursors: signedCursors(),
+        alertsFor: async (ids) => {
+          asked.push(ids)
+          return stored.filter((a) => ids.includes(a.id))
+        },
+      }),
+    )
+    try {
+      const res = await withAlerts.inject({ method: 'GET', url: `/v1/incidents/${incident.id}` })
+      expect(res.statusCode).toBe(200)
+      const body = res.json<{ alert_ids: string[]; alerts: Alert[] }>()
+      expect([...body.alert_ids].sort()).toEqual([first.id, second.id, notStored.id].sort())
+      expect(asked).toEqual([body.alert_ids])
+      const byId = new Map([first, second].map((a) => [a.id, a]))
+      expect(body.alerts).toEqual(body.alert_ids.filter((id) => id !== notStored.id).map((id) => byId.get(id)))
+    } finally {
+      await withAlerts.close()
+    }
   })
 
   it('an unknown or malformed id is incident_not_found', async () => {

@@ -4,7 +4,7 @@
  * Routes declare their permission; the server enforces it and sets `request.operator`.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { SEVERITIES, VigilError, type Severity } from '@vigil/core'
+import { SEVERITIES, VigilError, type Alert, type Severity } from '@vigil/core'
 import { INCIDENT_STATUSES, type IncidentStatus, type IncidentStore } from './seams.js'
 import { INCIDENT_NOTE_MAX } from './incidents.js'
 import { badRequest, beforeParam, limitParam, objectBody, operatorActor, page, readListQuery, timeParam, type ListCursor } from './list-query.js'
@@ -27,8 +27,21 @@ function readNote(v: unknown, required: boolean): string {
   return v
 }
 
-export function incidentsRoutes(deps: { incidents: IncidentStore; cursors: ListCursor }): FastifyPluginAsync {
-  const { incidents, cursors } = deps
+export interface IncidentsRoutesDeps {
+  incidents: IncidentStore
+  /** The server's signed list cursor codec. */
+  cursors: ListCursor
+  /**
+   * The alerts of these ids, in any order; ids it does not know are left out. respond does
+   * not import detect, so the server passes its alert store's reader here. When given,
+   * `GET /v1/incidents/:id` also answers `alerts` (CONTRACT §4: an incident carries its
+   * alerts). @defaultValue none: the answer has `alert_ids` only.
+   */
+  alertsFor?: (ids: readonly string[]) => Promise<Alert[]>
+}
+
+export function incidentsRoutes(deps: IncidentsRoutesDeps): FastifyPluginAsync {
+  const { incidents, cursors, alertsFor } = deps
   return async (app) => {
     app.get('/v1/incidents', { config: { permission: 'incidents:read' } }, async (req) => {
       // A client may echo the answer's `next` back as `next`: both names are taken.
@@ -56,7 +69,10 @@ export function incidentsRoutes(deps: { incidents: IncidentStore; cursors: ListC
     app.get('/v1/incidents/:id', { config: { permission: 'incidents:read' } }, async (req) => {
       const incident = await incidents.get(incidentId(req))
       if (!incident) throw new VigilError('VIGIL_ERR_INCIDENT_NOT_FOUND')
-      return incident
+      if (!alertsFor) return incident
+      const byId = new Map((await alertsFor(incident.alert_ids)).map((a) => [a.id, a]))
+      const alerts = incident.alert_ids.flatMap((id) => byId.get(id) ?? [])
+      return { ...incident, alerts }
     })
 
     app.post('/v1/incidents/:id/status', { config: { permission: 'incidents:write' } }, async (req) => {
