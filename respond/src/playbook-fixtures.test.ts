@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRespondHarness, type RespondHarness } from './test-support.js'
-import { startEngineHarness, TEST_ACTIONS, type EngineHarness } from './testing/engine-harness.js'
+import { ACTIONS } from './actions/index.js'
+import { startEngineHarness, type EngineHarness } from './testing/engine-harness.js'
 import { DEFAULT_PLAYBOOKS_DIR, alertFromTest, loadPlaybooks } from './playbooks.js'
 import { runIdOf } from './run-log.js'
 
-const playbooks = loadPlaybooks(DEFAULT_PLAYBOOKS_DIR, TEST_ACTIONS)
+const playbooks = loadPlaybooks(DEFAULT_PLAYBOOKS_DIR, ACTIONS)
 
 let h: RespondHarness
 let e: EngineHarness

@@ -4,7 +4,6 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isVigilError, type Alert } from '@vigil/core'
 import { ACTIONS } from './actions/index.js'
-import { TEST_ACTIONS } from './testing/engine-harness.js'
 import { PLAYBOOK_SCHEMA_FILE, playbookSchemaJson } from './playbook-schema.js'
 import {
   DEFAULT_PLAYBOOKS_DIR,
@@ -52,7 +51,7 @@ tests:
 
 const problemsOf = (text: string, file = 'rules/playbooks/test_playbook.yaml'): string[] => {
   try {
-    parsePlaybook(text, file, TEST_ACTIONS)
+    parsePlaybook(text, file, ACTIONS)
   } catch (err) {
     if (err instanceof PlaybookError) return err.problems.map(formatPlaybookProblem)
     throw err
@@ -100,7 +99,7 @@ describe('playbook schema', () => {
   })
 
   it('a good playbook loads with durations in ms, defaults and decoded params', () => {
-    const pb = parsePlaybook(GOOD, 'rules/playbooks/test_playbook.yaml', TEST_ACTIONS)
+    const pb = parsePlaybook(GOOD, 'rules/playbooks/test_playbook.yaml', ACTIONS)
     expect(pb.enabled).toBe(true)
     expect(pb.steps[0]).toMatchObject({ index: 0, action: 'open_incident', attempts: 5, backoffMs: 1000, approval: null, when: null })
     expect(pb.steps[1]).toMatchObject({ action: 'notify_slack', attempts: 3, backoffMs: 1500, approval: { timeoutMs: 900_000, onTimeout: 'skip' } })
@@ -178,7 +177,7 @@ describe('playbook schema', () => {
 
   it('problems are thrown as VIGIL_ERR_PLAYBOOK_INVALID with one line per problem', () => {
     try {
-      parsePlaybook(GOOD.replace('backoff: 1.5s', 'backoff: soon').replace('min_severity: high', 'min_severity: x'), 'p.yaml', TEST_ACTIONS)
+      parsePlaybook(GOOD.replace('backoff: 1.5s', 'backoff: soon').replace('min_severity: high', 'min_severity: x'), 'p.yaml', ACTIONS)
       expect.unreachable()
     } catch (err) {
       expect(isVigilError(err)).toBe(true)
@@ -200,19 +199,19 @@ describe('playbook corpus lint', () => {
       'dup.yaml': GOOD.replace('id: test_playbook', 'id: wrong_expect'),
       'README.txt': 'notes',
     })
-    const lines = checkPlaybookCorpus(dir, TEST_ACTIONS).map(formatPlaybookProblem).map((l) => l.replace(`${dir}/`, ''))
+    const lines = checkPlaybookCorpus(dir, ACTIONS).map(formatPlaybookProblem).map((l) => l.replace(`${dir}/`, ''))
     expect(lines).toContain('test_playbook.yaml: /steps/0/action must be open_incident (every run has an incident for its timeline), not notify_slack')
     expect(lines).toContain('other_name.yaml: file name must be only_run.yaml for id only_run')
     expect(lines).toContain('other_name.yaml: /tests needs at least one test with expect: none')
     expect(lines).toContain('wrong_expect.yaml: /tests/0/steps expects [open_incident], the playbook would run [open_incident, notify_slack]')
     expect(lines.some((l) => l.startsWith('wrong_expect.yaml: /id wrong_expect is already the id of') || l.startsWith('dup.yaml: /id wrong_expect is already the id of'))).toBe(true)
     expect(lines).toContain('README.txt: holds no playbook: a playbooks folder holds only <id>.yaml files')
-    expect(() => loadPlaybooks(dir, TEST_ACTIONS)).toThrow(PlaybookError)
+    expect(() => loadPlaybooks(dir, ACTIONS)).toThrow(PlaybookError)
   })
 
   it('a test whose expectation the trigger contradicts is a problem', () => {
     const dir = corpus({ 'test_playbook.yaml': GOOD.replace('rule: volume.spike', 'rule: auth.other') })
-    expect(checkPlaybookCorpus(dir, TEST_ACTIONS).map(formatPlaybookProblem).map((l) => l.replace(`${dir}/`, ''))).toEqual([
+    expect(checkPlaybookCorpus(dir, ACTIONS).map(formatPlaybookProblem).map((l) => l.replace(`${dir}/`, ''))).toEqual([
       'test_playbook.yaml: /tests/1 expects none, but the trigger matches this alert',
     ])
   })

@@ -22,10 +22,6 @@ import type { IncidentStore, KeyStateStore, KillSwitchStore, TimelineEntry } fro
 import { startResponse, type Response, type ResponseDeps } from '../engine.js'
 import type { ListCursor } from '../list-query.js'
 import { signedCursors } from './signed-cursors.js'
-import type { Action } from '../action.js'
-import { ACTIONS } from '../actions/index.js'
-import { notifySlack } from '../actions/notify-slack.js'
-import { notifyEmail } from '../actions/notify-email.js'
 import { startSlackApiServer, type SlackApiServer } from './slack-api-server.js'
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js'
 
@@ -49,12 +45,6 @@ export interface EngineHarness {
   timelineOf(runId: string): Promise<TimelineEntry[]>
   close(): Promise<void>
 }
-
-/**
- * The registry, plus the notification actions should they not be registered yet (they are
- * built in parallel with the engine); once they are, this is ACTIONS itself.
- */
-export const TEST_ACTIONS: readonly Action[] = [...ACTIONS, ...[notifySlack, notifyEmail].filter((a) => !ACTIONS.some((b) => b.type === a.type))] as Action[]
 
 /** A folder holding these playbook files (`<id>.yaml` → text). */
 export function playbookDir(files: Record<string, string>): { dir: string; remove(): void } {
@@ -105,7 +95,6 @@ export async function startEngineHarness(
     cursors,
     queuePrefix: h.prefix,
     digestPattern: opts.digestPattern ?? null,
-    actions: TEST_ACTIONS,
     ...(opts.playbooksDir ? { playbooksDir: opts.playbooksDir } : {}),
     ...(opts.sendDigest ? { sendDigest: opts.sendDigest } : {}),
     ...(opts.secrets ? { secrets: opts.secrets } : {}),
