@@ -12,8 +12,8 @@
 import type { Redis } from 'ioredis'
 import { isVigilError, maskText, VigilError, type Store } from '@vigil/core'
 import type { SourceRegistry } from '@vigil/ingest'
-import { createAuditLog, DeadLetters, type AuditVerification, type DeadLetter } from '@vigil/respond'
-import type { ResponseSide } from './response-wiring.js'
+import { createAuditLog, DeadLetters, type AuditEntry, type AuditVerification, type DeadLetter } from '@vigil/respond'
+import { responseKeyPrefix, type ResponseSide } from './response-wiring.js'
 import { createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo } from './tokens.js'
 
 export interface AdminContext {
@@ -23,6 +23,8 @@ export interface AdminContext {
   redis?: Redis
   /** The running response side, once `vigil up` has started it (dead-letter retries need its engine). */
   response?: () => ResponseSide | undefined
+  /** Told when a change could not be put in the audit chain (no Redis here). */
+  onAuditSkipped?: (entry: AuditEntry) => void
 }
 
 /** A source as listed: what `SourceInfo` has today, and never more. */
@@ -57,12 +59,14 @@ export type AdminOutput<K extends AdminOperation> = AdminOperations[K]['output']
 type AdminHandlers = { [K in AdminOperation]: (ctx: AdminContext, input: AdminInput<K>) => Promise<AdminOutput<K>> }
 
 export const ADMIN_OPERATIONS: AdminHandlers = {
-  async 'sources/add'({ sources }, { id, by }) {
-    const created = await sources.add(id, { by })
+  async 'sources/add'(ctx, { id, by }) {
+    const created = await ctx.sources.add(id, { by })
+    await audited(ctx, { actor: by, action: 'source.add', subject: id, detail: {} })
     return { id: created.id, secret: created.secret }
   },
-  async 'sources/rotate'({ sources }, { id, by }) {
-    const rotated = await sources.rotate(id, { by })
+  async 'sources/rotate'(ctx, { id, by }) {
+    const rotated = await ctx.sources.rotate(id, { by })
+    await audited(ctx, { actor: by, action: 'source.rotate', subject: id, detail: { previous_valid_until: rotated.previous_valid_until ?? null } })
     return { id: rotated.id, secret: rotated.secret, previous_valid_until: rotated.previous_valid_until ?? null }
   },
   async 'sources/list'({ sources }) {
@@ -76,21 +80,24 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
     }))
     return { items }
   },
-  async 'tokens/create'({ store }, { role, name, ttl, by }) {
-    return createToken(store, { role, name, ttl, by })
+  async 'tokens/create'(ctx, { role, name, ttl, by }) {
+    const created = await createToken(ctx.store, { role, name, ttl, by })
+    await audited(ctx, { actor: by, action: 'token.create', subject: created.id, detail: { role: created.role, name: created.name, expires_at: created.expires_at } })
+    return created
   },
   async 'tokens/list'({ store }) {
     return { items: await listTokens(store) }
   },
-  async 'tokens/revoke'({ store }, { id, by }) {
-    const info = await revokeToken(store, id, { by })
+  async 'tokens/revoke'(ctx, { id, by }) {
+    const info = await revokeToken(ctx.store, id, { by })
+    await audited(ctx, { actor: by, action: 'token.revoke', subject: info.id, detail: {} })
     return { id: info.id, status: info.status, revoked_at: info.revoked_at }
   },
   async 'audit/verify'({ store, redis, response }) {
     const live = response?.()
     if (live) return live.audit.verify()
     if (!redis) throw new VigilError('VIGIL_ERR_REDIS_UNAVAILABLE', 'the audit chain head is kept in Redis')
-    return createAuditLog({ store, redis }).verify()
+    return createAuditLog({ store, redis, keyPrefix: await responseKeyPrefix(store) }).verify()
   },
   async 'respond/dlq-list'({ store }) {
     return { items: await new DeadLetters(store).list({ status: 'dead', limit: 1000 }) }
@@ -101,6 +108,18 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
     if (!live) throw new VigilError('VIGIL_ERR_API_UNAVAILABLE', 'vigil up is not running here: start it, then retry')
     return live.response.retryDeadLetter(id, by)
   },
+}
+
+/**
+ * Credential changes go into the audit chain too. The change itself is already made and
+ * recorded with its author in its own table, so a chain that cannot be written (no Redis
+ * reachable from this CLI) must not undo it: the operator is told in the log line instead.
+ */
+async function audited(ctx: AdminContext, entry: AuditEntry): Promise<void> {
+  const live = ctx.response?.()
+  if (live) return void (await live.audit.append(entry))
+  if (ctx.redis) return void (await createAuditLog({ store: ctx.store, redis: ctx.redis, keyPrefix: await responseKeyPrefix(ctx.store) }).append(entry))
+  ctx.onAuditSkipped?.(entry)
 }
 
 /**

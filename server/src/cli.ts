@@ -80,8 +80,8 @@ function actor(): string {
   }
 }
 
-/** Operations that read Redis: run here, they start it (the private one keeps its data on disk). */
-const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify'])
+/** Operations that use Redis (the audit chain's lock and head): run here, they start it (the private one keeps its data on disk). */
+const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke'])
 
 /** Runs `fn` with the store and source registry of the data dir (and Redis if asked), and closes them after. */
 async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean } = {}): Promise<T> {

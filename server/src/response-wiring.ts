@@ -13,7 +13,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
-import { VigilError, type Store, type VigilConfig } from '@vigil/core'
+import { instanceId, VigilError, type Store, type VigilConfig } from '@vigil/core'
 import type { AlertStore } from '@vigil/detect'
 import {
   auditRoutes,
@@ -46,7 +46,7 @@ export interface ResponseSideDeps {
   /** Current secrets of a source (ingest's registry), for the signed control channel. */
   secretsFor(source: string): Promise<readonly string[] | undefined>
   /** detect's alert store: Slack's Acknowledge, and each alert's incident_id. */
-  alerts: Pick<AlertStore, 'attachIncident' | 'setStatus'>
+  alerts: Pick<AlertStore, 'attachIncident' | 'setStatus' | 'get'>
   cursors: CursorCodec
   /** BullMQ and Redis key prefix. @defaultValue `'vigil'` */
   prefix?: string
@@ -68,10 +68,18 @@ export interface ResponseSide {
   close(): Promise<void>
 }
 
+/**
+ * Where the response side's Redis keys start: `vigil:<deployment id>:`, so two deployments
+ * sharing one Redis keep apart their locks, audit chain heads and control versions.
+ */
+export async function responseKeyPrefix(store: Store, prefix = 'vigil'): Promise<string> {
+  return `${prefix}:${await instanceId(store)}:`
+}
+
 export async function startResponseSide(deps: ResponseSideDeps): Promise<ResponseSide> {
   const { config, store, redis, logger, cursors } = deps
   const prefix = deps.prefix ?? 'vigil'
-  const keyPrefix = `${prefix}:`
+  const keyPrefix = await responseKeyPrefix(store, prefix)
   const audit = createAuditLog({ store, redis, keyPrefix, onLeaseLost: (key) => logger.warn({ key }, 'audit chain lock lost while writing') })
   const control = createControlLog({
     store,
@@ -103,6 +111,9 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
     control,
     cursors,
     queuePrefix: prefix,
+    // A webhook step signs with the current secret of the source it names: the receiver
+    // verifies it like ingest does, and no secret is ever written in a playbook.
+    secrets: { resolve: async (ref) => (await deps.secretsFor(ref))?.[0] ?? null },
     ...(deps.playbooksDir ? { playbooksDir: deps.playbooksDir } : {}),
     ...(deps.digestPattern !== undefined ? { digestPattern: deps.digestPattern } : {}),
   })
@@ -140,7 +151,12 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
     controlRoutes({ control, secretsFor: deps.secretsFor, toleranceSec: config.ingest.signatureToleranceSec, logger }),
     keysRoutes({ keys }),
     killswitchesRoutes({ killswitches, cursors }),
-    incidentsRoutes({ incidents, cursors }),
+    incidentsRoutes({
+      // In full for the first 200 alerts (a storm can attach thousands); alert_ids lists all.
+      incidents,
+      cursors,
+      alertsFor: async (ids) => (await Promise.all(ids.slice(0, 200).map((id) => deps.alerts.get(id)))).filter((a) => a !== undefined),
+    }),
     auditRoutes({ audit, cursors }),
     slackInteractionsRoutes({ signingSecret: config.slack.signingSecret, logger, redis, onAction: onSlackAction }),
     ...response.routes,
