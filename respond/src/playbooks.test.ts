@@ -163,7 +163,8 @@ describe('playbook schema', () => {
     ].join('\n')
     const started = Date.now()
     expect(problemsOf(bomb)[0]).toMatch(/is not valid YAML: .*alias/i)
-    expect(Date.now() - started).toBeLessThan(2000)
+    // Refused by the alias limit, not after expanding 10^5 nodes (generous: the machine is shared).
+    expect(Date.now() - started).toBeLessThan(10_000)
     expect(problemsOf(`${GOOD}id: again\n`)[0]).toMatch(/is not valid YAML: Map keys must be unique/)
     expect(problemsOf('- just\n- a list\n')).toEqual(['rules/playbooks/test_playbook.yaml: / must be object'])
     expect(problemsOf('')).toEqual(['rules/playbooks/test_playbook.yaml: / must be object'])

@@ -356,10 +356,9 @@ describe('POST /v1/slack/interactions', () => {
       finished = true
     }
     const body = formBody(payload())
-    const t0 = Date.now()
     const res = await post(body, signed(body), quick)
     expect(res.statusCode).toBe(200)
-    expect(Date.now() - t0).toBeLessThan(350)
+    // Answered while onAction was still running: Slack was not made to wait for it.
     expect(finished).toBe(false)
     await new Promise((r) => setTimeout(r, 500))
     expect(finished).toBe(true)

@@ -97,7 +97,8 @@ describe('notify_slack', () => {
     const run = conformanceRun()
     const t0 = Date.now()
     const err = await action.run(ctxFor(run.alert, run.idempotencyKey), {}, h.deps).catch((e: unknown) => e)
-    expect(Date.now() - t0).toBeLessThan(2000)
+    // It gave up instead of sleeping the hour Slack asked for.
+    expect(Date.now() - t0).toBeLessThan(30_000)
     expect(err).toBeInstanceOf(Error)
     expect(err).not.toBeInstanceOf(UnrecoverableError)
     expect((err as Error).message).toMatch(/rate limited/)
