@@ -75,6 +75,17 @@ const alert = (over: Partial<Alert> = {}): Alert => ({
   ...over,
 })
 
+describe('playbook templates', () => {
+  it('refuses a template field that names nothing, and accepts the known ones', () => {
+    const withTemplates = (reason: string) =>
+      GOOD.replace('  - action: notify_slack\n', `  - action: revoke_key\n    params:\n      reason: "${reason}"\n  - action: notify_slack\n`)
+    expect(problemsOf(withTemplates('{{alert.rule}} on {{alert.api_key_id}}'))).toEqual([])
+    const problems = problemsOf(withTemplates('{{alert.secret_thing}} hit'))
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(/^rules\/playbooks\/test_playbook\.yaml: \/steps\/1\/params\/reason unknown template field \{\{alert\.secret_thing\}\}/)
+  })
+})
+
 describe('playbook schema', () => {
   it('rules/schema/playbook.v1.json is generated from PlaybookSchema (npx tsx scripts/playbook-schema.ts)', () => {
     expect(readFileSync(PLAYBOOK_SCHEMA_FILE, 'utf8')).toBe(playbookSchemaJson())

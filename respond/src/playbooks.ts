@@ -16,6 +16,7 @@ import { Value } from '@sinclair/typebox/value'
 import { parseDocument } from 'yaml'
 import { VigilError, severityRank, type Alert } from '@vigil/core'
 import type { Action } from './action.js'
+import { templateProblems, TEMPLATE_FIELDS } from './actions/template.js'
 import {
   DATE_PATTERN,
   DURATION_PATTERN,
@@ -311,6 +312,12 @@ function stepProblems(doc: PlaybookFile, file: string, actions: ActionRegistry):
         if (seen.has(key)) continue
         seen.add(key)
         add('params', `${at}/params${e.path}`, `${e.message.toLowerCase()} (${s.action})`)
+      }
+      // A `{{field}}` that names nothing would reach people as written: refuse it here.
+      if (raw !== null && typeof raw === 'object') {
+        for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
+          if (typeof v === 'string') for (const problem of templateProblems(v)) add('params', `${at}/params/${key}`, `${problem} (known: ${TEMPLATE_FIELDS.join(', ')})`)
+        }
       }
       if (errors.length === 0) {
         try {

@@ -51,7 +51,7 @@ describe('notify_email conformance', () => {
         },
       }
     },
-    params: (_run, secret) => ({ subject: `[{severity}] {rule} ${secret.slice(0, 0)}` }),
+    params: (_run, secret) => ({ subject: `[{{alert.severity}}] {{alert.rule}} ${secret.slice(0, 0)}` }),
     invalidParams: [{ to: [] }, { to: ['not an email'] }, { to: ['a@b.test\r\nBcc: x@y.test'] }, { subject: '' }, { extra: true }, { to: 'a@b.test' }],
     context: (_deps, run) => ctxFor(run.alert, run.idempotencyKey, run.attempt),
     observe: async (_deps, run) => sink.messages.filter((m) => m.text?.includes(run.alert.id)).length,
@@ -92,7 +92,7 @@ describe('notify_email', () => {
     if (!m) throw new Error('no message')
     expect(m.envelope.to.sort()).toEqual(['oncall@example.test', 'risk@example.test'])
     expect(m.envelope.from).toBe('vigil@alerts.example.test')
-    expect(m.subject).toMatch(/^\[Vigil HIGH\] auth\.brute_force: injection in <script>/)
+    expect(m.subject).toMatch(/^\[Vigil high\] auth\.brute_force: injection in <script>/)
     expect(m.messageId).toMatch(/^<vigil\.[0-9a-f]{32}@alerts\.example\.test>$/)
     expect(m.text).toContain(run.alert.id)
     expect(m.text).toContain(`https://vigil.example.test/alerts/${run.alert.id}`)
@@ -114,12 +114,12 @@ describe('notify_email', () => {
   it('a subject template cannot inject a header, and params.to overrides EMAIL_TO', async () => {
     const run = conformanceRun((a) => ({ ...a, summary: 'x\r\nBcc: attacker@evil.test\r\n\r\nbody' }))
     const before = sink.messages.length
-    await action.run(ctxFor(run.alert, run.idempotencyKey), { to: ['sec@example.test'], subject: 'ALERT {summary} {unknown}' }, h.deps)
+    await action.run(ctxFor(run.alert, run.idempotencyKey), { to: ['sec@example.test'], subject: 'ALERT {{alert.summary}} {{unknown}}' }, h.deps)
     const [m] = (await sink.waitFor(before + 1)).slice(before)
     expect(m?.envelope.to).toEqual(['sec@example.test'])
     expect(m?.headers.bcc).toBeUndefined()
-    expect(m?.subject).toBe('ALERT x Bcc: attacker@evil.test body {unknown}')
-    expect(emailSubject('{rule} {summary}', { ...run.alert, summary: '{rule}' }, null)).toBe('auth.brute_force {rule}')
+    expect(m?.subject).toBe('ALERT x Bcc: attacker@evil.test body {{unknown}}')
+    expect(emailSubject('{{alert.rule}} {{alert.summary}}', { ...run.alert, summary: '{{alert.rule}}' }, null)).toBe('auth.brute_force {{alert.rule}}')
   })
 
   it('a 4xx deferral is retryable and the retry sends once; the Message-ID is the same for the same key', async () => {

@@ -21,6 +21,7 @@ import type { Redis } from 'ioredis'
 import type { Action, ActionContext, ActionResult } from '../action.js'
 import type { Incident } from '../seams.js'
 import { claimEffect, recordEffect, releaseEffect } from './effect-record.js'
+import { renderTemplate } from './template.js'
 
 const EMAIL = '^[^\\s@<>,;"]{1,64}@[^\\s@<>,;"]{1,255}$'
 
@@ -31,7 +32,7 @@ export const NotifyEmailParams = Type.Object(
       Type.String({
         minLength: 1,
         maxLength: 200,
-        description: 'Subject template: {severity} {rule} {summary} {alert_id} {incident_id} {api_key_id} {account_id}',
+        description: 'Subject template, e.g. "[Vigil {{alert.severity}}] {{alert.rule}} on {{alert.api_key_id}}" (fields as in every template)',
       }),
     ),
   },
@@ -44,7 +45,7 @@ export interface EmailSendOptions {
   timeoutMs?: number
 }
 
-const DEFAULT_SUBJECT = '[Vigil {severity}] {rule}: {summary}'
+const DEFAULT_SUBJECT = '[Vigil {{alert.severity}}] {{alert.rule}}: {{alert.summary}}'
 
 /** HTML-escapes a masked value. */
 export function escapeHtml(s: string): string {
@@ -62,21 +63,9 @@ function dashboardUrl(publicUrl: string, kind: 'alerts' | 'incidents', id: strin
   return `${publicUrl.replace(/\/+$/, '')}/${kind}/${encodeURIComponent(id)}`
 }
 
+/** The subject from a template like every other (`{{alert.rule}}`); one pass, so a value is never expanded again. */
 export function emailSubject(template: string, alert: Alert, incident: Incident | null): string {
-  const vars: Record<string, string> = {
-    severity: alert.severity.toUpperCase(),
-    rule: alert.rule,
-    summary: alert.summary,
-    alert_id: alert.id,
-    incident_id: incident?.id ?? '',
-    api_key_id: alert.api_key_id ?? '',
-    account_id: alert.account_id ?? '',
-  }
-  // One pass: a value containing `{rule}` is not expanded again.
-  return headerText(
-    template.replace(/\{([a-z_]+)\}/g, (m, k: string) => vars[k] ?? m),
-    250,
-  )
+  return headerText(renderTemplate(template, { alert, incident, playbook: '' }, 250), 250)
 }
 
 export interface RenderedEmail {

@@ -9,7 +9,10 @@
 import { maskText } from '@vigil/core'
 import type { ActionContext } from '../action.js'
 
-const FIELDS: Record<string, (ctx: ActionContext) => string | number | null | undefined> = {
+/** What a template can read: the alert, the run's incident, the playbook. */
+export type TemplateContext = Pick<ActionContext, 'alert' | 'incident' | 'playbook'>
+
+const FIELDS: Record<string, (ctx: TemplateContext) => string | number | null | undefined> = {
   'alert.id': (c) => c.alert.id,
   'alert.rule': (c) => c.alert.rule,
   'alert.severity': (c) => c.alert.severity,
@@ -36,7 +39,7 @@ export function templateProblems(template: string): string[] {
 }
 
 /** The template with its fields filled in: one line, masked, at most `max` characters. */
-export function renderTemplate(template: string, ctx: ActionContext, max = 1000): string {
+export function renderTemplate(template: string, ctx: TemplateContext, max = 1000): string {
   const filled = template.replace(PLACEHOLDER, (whole, name: string) => {
     const get = FIELDS[name]
     if (!get) return whole
