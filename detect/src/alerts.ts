@@ -6,6 +6,11 @@
  *   the rule's suppression period updates that alert (count, last_seen) instead of opening
  *   another. A finding whose newest event is not newer than the alert's last_seen is the same
  *   evidence seen again (a retried tick, a restart re-reading its overlap) and changes nothing.
+ * - A repeat that takes an open (or acknowledged) alert's merged count or score past one of
+ *   its rule's `escalate` steps raises the alert's severity in the same row (never lowers
+ *   it), says so in `evidence.escalated` and the change's note, and reports the escalation
+ *   so the engine hands the alert to the response side again. A resolved or false-positive
+ *   alert keeps the severity an analyst closed it at.
  * - A new alert's id is derived from (rule, entity, window start), so two detector processes
  *   computing the same finding write the same id: never two alerts for one thing.
  * - Status changes (acknowledged, resolved, false_positive) carry a note and who made them,
@@ -14,11 +19,13 @@
 import { createHash } from 'node:crypto'
 import type { Store } from '@vigil/core'
 import { VigilError } from '@vigil/core'
-import type { Finding } from './detector.js'
+import type { EngineRule, Finding } from './detector.js'
+import { escalationFor, type Escalation } from './escalation.js'
 
 export { ALERT_STATUSES } from '@vigil/core'
 export type { Alert, AlertStatus } from '@vigil/core'
 import type { Alert, AlertStatus, EntityType, Severity } from '@vigil/core'
+import { severityRank } from '@vigil/core'
 export const SETTABLE_STATUSES = ['acknowledged', 'resolved', 'false_positive'] as const
 
 export interface AlertChange {
@@ -97,13 +104,17 @@ export function alertId(rule: string, entity: { type: string; id: string }, wind
   return `al_${h.slice(0, 24)}`
 }
 
-function toAlert(r: Row): Alert {
-  let evidence: Record<string, unknown> = {}
+function parseEvidence(text: string): Record<string, unknown> {
   try {
-    evidence = JSON.parse(r.evidence) as Record<string, unknown>
+    return JSON.parse(text) as Record<string, unknown>
   } catch {
     // a row written by hand; show it without evidence rather than fail the list
+    return {}
   }
+}
+
+function toAlert(r: Row): Alert {
+  const evidence = parseEvidence(r.evidence)
   return {
     id: r.id,
     rule: r.rule,
@@ -129,6 +140,8 @@ export interface UpsertResult {
   alert: Alert
   /** 'created': a new alert (hand it to response); 'repeated': count/last_seen raised; 'unchanged': already known. */
   outcome: 'created' | 'repeated' | 'unchanged'
+  /** Set when a repeat raised the open alert's severity (hand it to response again). */
+  escalated?: Escalation
 }
 
 export interface AlertListFilter {
@@ -189,26 +202,38 @@ export class AlertStore {
     return rows[0]
   }
 
-  /** Records a finding: a new alert, a repeat of an open one, or nothing new. */
-  async upsert(f: Finding, suppressionMs: number): Promise<UpsertResult> {
+  /**
+   * Records a finding: a new alert, a repeat of an open one, or nothing new. With `rule`, a
+   * repeat applies its `escalate` steps to the alert's merged count and score.
+   */
+  async upsert(f: Finding, suppressionMs: number, rule?: Pick<EngineRule, 'severity' | 'escalate'>): Promise<UpsertResult> {
     const existing = (await this.#openFor(f.rule, f.entity, f.firstSeenMs - suppressionMs)) ?? (await this.#byId(alertId(f.rule, f.entity, f.windowStartMs)))
     if (existing) {
       const lastMs = chToMs(existing.last_seen)
       if (f.lastSeenMs <= lastMs) return { alert: toAlert(existing), outcome: 'unchanged' }
+      const count = Number(existing.count) + f.count
+      const score = Math.max(existing.score, f.score)
+      const open = existing.status === 'open' || existing.status === 'acknowledged'
+      const step = rule && open ? escalationFor(rule.escalate, rule.severity, count, score) : undefined
+      const escalated = step && severityRank(step.to) > severityRank(existing.severity as Severity) ? step : undefined
       await this.#insert({
         ...existing,
         version: Number(existing.version) + 1,
         change: 'repeat',
-        count: Number(existing.count) + f.count,
+        count,
         last_seen: msToCh(f.lastSeenMs),
-        score: Math.max(existing.score, f.score),
-        note: '',
+        score,
+        ...(escalated
+          ? { severity: escalated.to, evidence: JSON.stringify({ ...parseEvidence(existing.evidence), escalated }) }
+          : {}),
+        note: escalated ? `escalated from ${existing.severity} to ${escalated.to} (${escalated.by})` : '',
         changed_by: 'detector',
         first_seen: existing.first_seen,
         detected_at: existing.detected_at,
         event_received_at: existing.event_received_at,
       })
-      return { alert: toAlert((await this.#byId(existing.id)) as Row), outcome: 'repeated' }
+      const alert = toAlert((await this.#byId(existing.id)) as Row)
+      return escalated ? { alert, outcome: 'repeated', escalated } : { alert, outcome: 'repeated' }
     }
     const id = alertId(f.rule, f.entity, f.windowStartMs)
     await this.#insert({

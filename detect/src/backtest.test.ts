@@ -56,6 +56,16 @@ describe('backtest', () => {
     expect(r.byRule).toEqual({ 'test.trigger': 3 })
   })
 
+  it('escalates as the engine would, a merged would-be alert by its summed count', async () => {
+    const escalating: EngineRule = { ...rule, escalate: [{ severity: 'high', min_count: 2 }] }
+    const r = await backtest(h.store, [escalating], [trigger], { fromMs: Date.UTC(2026, 10, 20), toMs: Date.UTC(2026, 10, 21), pageSize: 2 })
+    expect(r.alerts.map((a) => [a.entity.id, a.count, a.severity, a.escalated])).toEqual([
+      ['k1', 2, 'high', { from: 'medium', to: 'high', by: 'min_count 2' }],
+      ['k1', 1, 'medium', undefined],
+      ['k3', 1, 'medium', undefined],
+    ])
+  })
+
   it('honours the range and writes no alert', async () => {
     const r = await backtest(h.store, [rule], [trigger], { fromMs: Date.UTC(2026, 10, 20, 12, 40), toMs: Date.UTC(2026, 10, 21) })
     expect(r.events).toBe(1)

@@ -1,7 +1,9 @@
 /**
  * Backtest (`vigil detect backtest`): the same detectors over stored history, in event-time
  * order, answering what would have fired. Nothing is written and nobody is alerted: findings
- * are merged in memory with the same suppression rule the alert store applies.
+ * are merged in memory with the same suppression rule the alert store applies, and escalated
+ * as the engine and the alert store would: each finding by its rule's `escalate` steps, and a
+ * merged one again by its summed count and highest score.
  *
  * Detectors read rollups that also hold events after the ones being replayed; that is safe
  * because every detector bounds its reads by the judged event's own time (the Detector
@@ -9,7 +11,9 @@
  */
 import type { Logger } from 'pino'
 import type { Store } from '@vigil/core'
+import { severityRank } from '@vigil/core'
 import type { Detector, EngineRule, Finding, StreamEvent } from './detector.js'
+import { escalateFinding, escalationFor, type Escalation } from './escalation.js'
 import { chToIso } from './alerts.js'
 import { chTimeToMs } from './engine.js'
 
@@ -22,6 +26,8 @@ export interface BacktestAlert {
   last_seen: string
   count: number
   summary: string
+  /** When the rule's `escalate` steps raised the severity: from, to, and by which step. */
+  escalated?: Escalation
 }
 
 export interface BacktestResult {
@@ -78,12 +84,15 @@ export async function backtest(
         opts.logger?.error({ rule: rule.id, error: (err as Error).message }, 'detector failed during backtest')
         continue
       }
-      for (const f of findings) {
+      for (const found of findings) {
+        const f = escalateFinding(found, rule)
         const key = `${f.rule}\u0000${f.entity.type}\u0000${f.entity.id}`
         const cur = open.get(key)
         if (cur && f.firstSeenMs - cur.f.lastSeenMs <= rule.suppressionMs) {
           if (f.lastSeenMs > cur.f.lastSeenMs) {
-            cur.f = { ...cur.f, lastSeenMs: f.lastSeenMs, count: cur.f.count + f.count, score: Math.max(cur.f.score, f.score) }
+            const merged = { ...cur.f, lastSeenMs: f.lastSeenMs, count: cur.f.count + f.count, score: Math.max(cur.f.score, f.score) }
+            const step = escalationFor(rule.escalate, rule.severity, merged.count, merged.score)
+            cur.f = step && severityRank(step.to) > severityRank(merged.severity) ? { ...merged, severity: step.to, evidence: { ...merged.evidence, escalated: step } } : merged
           }
           continue
         }
@@ -114,6 +123,7 @@ export async function backtest(
       last_seen: new Date(f.lastSeenMs).toISOString(),
       count: f.count,
       summary: f.summary,
+      ...(f.evidence.escalated ? { escalated: f.evidence.escalated as Escalation } : {}),
     })),
   }
 }

@@ -2,7 +2,9 @@
  * What `vigil up` starts for detection: the rules from `rules/detections`, the built-in
  * detectors, the engine ticking on the stream, the alert store, and the hand-over of each
  * new alert to the response side through the BullMQ queue `alerts` (job id = alert id, so
- * a second engine or a retried tick adds nothing).
+ * a second engine or a retried tick adds nothing). An alert a repeat escalates is handed over
+ * again as `<alert id>.<severity>` (BullMQ job ids must not hold ':'), so each severity it
+ * reaches is delivered once and a critical playbook can act on it.
  */
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
@@ -11,7 +13,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Store } from '@vigil/core'
 import { AlertStore, type Alert } from './alerts.js'
 import { alertsRoutes, type ListCursor } from './alerts-routes.js'
-import { DetectionEngine } from './engine.js'
+import { DetectionEngine, type AlertHandover } from './engine.js'
 import { BUILTIN_DETECTORS } from './detectors/index.js'
 import { loadRules, DEFAULT_RULES_DIR, type Rule } from './rules.js'
 
@@ -41,20 +43,31 @@ export interface Detection {
   close(): Promise<void>
 }
 
+/** The BullMQ job id of a hand-over: the alert id when new, `<alert id>.<severity>` when escalated. */
+export function alertJobId(alert: Alert, why: AlertHandover): string {
+  return why === 'created' ? alert.id : `${alert.id}.${alert.severity}`
+}
+
+/** The engine's `onAlert`: adds the alert to `queue` once per alert and once per escalation. */
+export function queueAlerts(queue: Queue, logger: Logger, onLatency?: (seconds: number, rule: string) => void): (alert: Alert, why: AlertHandover) => Promise<void> {
+  return async (alert, why) => {
+    // Latency is from the first event to the alert; an escalation is not a new detection.
+    if (why === 'created' && alert.event_received_at) {
+      const seconds = (Date.parse(alert.detected_at) - Date.parse(alert.event_received_at)) / 1000
+      onLatency?.(seconds, alert.rule)
+    }
+    await queue.add('alert', alert, { jobId: alertJobId(alert, why), removeOnComplete: 10_000, removeOnFail: false })
+    logger.info({ alert: alert.id, rule: alert.rule, severity: alert.severity, entity: alert.entity, ...(why === 'escalated' ? { escalated: true } : {}) }, 'alert')
+  }
+}
+
 export async function startDetection(deps: DetectionDeps): Promise<Detection> {
   const rules = loadRules(deps.rulesDir ?? DEFAULT_RULES_DIR)
   const alerts = new AlertStore(deps.store)
   // BullMQ wants its own connection, one that retries forever rather than failing commands.
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null })
   const queue = new Queue(ALERTS_QUEUE, { connection, prefix: deps.queuePrefix ?? 'vigil' })
-  const onAlert = async (alert: Alert) => {
-    if (alert.event_received_at) {
-      const seconds = (Date.parse(alert.detected_at) - Date.parse(alert.event_received_at)) / 1000
-      deps.onLatency?.(seconds, alert.rule)
-    }
-    await queue.add('alert', alert, { jobId: alert.id, removeOnComplete: 10_000, removeOnFail: false })
-    deps.logger.info({ alert: alert.id, rule: alert.rule, severity: alert.severity, entity: alert.entity }, 'alert')
-  }
+  const onAlert = queueAlerts(queue, deps.logger, deps.onLatency)
   const engine = new DetectionEngine({
     store: deps.store,
     logger: deps.logger,

@@ -17,6 +17,15 @@ import type { Store } from '@vigil/core'
 export type { Severity, EntityType } from '@vigil/core'
 import type { Severity, EntityType } from '@vigil/core'
 
+/** One step of a rule's `escalate` list: the severity given when every condition holds. */
+export interface EscalationStep {
+  severity: Severity
+  /** Holds when the finding's (for an open alert: all its repeats') count is at least this. */
+  min_count?: number
+  /** Holds when the finding's (for an open alert: its highest) score is at least this. */
+  min_score?: number
+}
+
 /** What the engine needs of a rule; the rule file (rules/detections) carries more. */
 export interface EngineRule {
   id: string
@@ -27,6 +36,11 @@ export interface EngineRule {
   latenessMs: number
   suppressionMs: number
   params: Record<string, unknown>
+  /**
+   * Steps that raise a finding's severity above `severity` by its count or score (the
+   * rule's `escalate`); the engine applies them, detectors never do. See escalation.ts.
+   */
+  escalate?: readonly EscalationStep[]
   allowlist?: {
     ips?: readonly string[]
     api_keys?: readonly string[]

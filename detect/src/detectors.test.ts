@@ -29,6 +29,17 @@ describe('detectors', () => {
     expect(ids).toEqual([...BUILTIN_RULE_IDS].sort())
   })
 
+  it('a fixture that says a severity fails when an alert has another, naming it with its score', async () => {
+    const bf = rules.find((r) => r.id === 'auth.brute_force')
+    if (!bf) throw new Error('auth.brute_force is not loaded')
+    // Test 1 raises one high alert (score 56.6): asserting critical must fail, high must pass.
+    const as = (severity: 'high' | 'critical') => ({ ...bf, tests: bf.tests.map((t, i) => (i === 0 ? { ...t, severity } : t)) })
+    const [wrong] = await runRuleFixtures(h.store, [as('critical')], BUILTIN_DETECTORS, pino({ level: 'silent' }), { test: 1 })
+    expect(wrong).toMatchObject({ pass: false, severities: ['high'], why: 'expected every alert to be critical, got high on ak_live_7QF2M1 (score 56.6, count 1)' })
+    const [right] = await runRuleFixtures(h.store, [as('high')], BUILTIN_DETECTORS, pino({ level: 'silent' }), { test: 1 })
+    expect(right).toMatchObject({ pass: true, severities: ['high'] })
+  })
+
   for (const rule of implemented) {
     describe(rule.id, () => {
       it.each(rule.tests.map((t, i) => [i + 1, t.name, t.expect] as const))('fixture %i: %s (%s)', async (n) => {

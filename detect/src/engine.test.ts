@@ -1,6 +1,11 @@
+import { randomUUID } from 'node:crypto'
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { pino } from 'pino'
-import { DetectionEngine } from './engine.js'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import { DetectionEngine, type AlertHandover } from './engine.js'
+import { queueAlerts } from './detection.js'
+import { AlertStore } from './alerts.js'
 import type { Detector, EngineRule, Finding } from './detector.js'
 import { startDetectHarness, storeEvents, type DetectHarness } from './test-support.js'
 
@@ -18,7 +23,8 @@ const triggerDetector: Detector = {
       out.push({
         rule: 'test.trigger',
         severity: 'high',
-        score: 50,
+        // An event may say how far past its threshold it is, to drive escalation.
+        score: e.attrs.score === undefined ? 50 : Number(e.attrs.score),
         entity: { type: 'api_key', id: e.api_key_id },
         api_key_id: e.api_key_id,
         firstSeenMs: e.tsMs,
@@ -136,6 +142,109 @@ describe('detection engine', () => {
     expect(new Set(seenIds).size).toBe(23)
     await storeEvents(h.store, [ev(99)], { receivedAt: new Date('2026-11-26T10:00:00.5Z') })
     expect((await engine.tick()).events).toBe(1)
+  })
+
+  it('escalates a finding by its rule\'s steps before recording it, saying by which step', async () => {
+    const steps: EngineRule = {
+      ...rule,
+      severity: 'medium',
+      escalate: [
+        { severity: 'high', min_score: 70 },
+        { severity: 'critical', min_score: 90 },
+      ],
+    }
+    // The detector reports the rule's severity as it always does; the engine decides.
+    const medium: Detector = { ruleId: rule.id, detect: async (events, ctx) => (await triggerDetector.detect(events, ctx)).map((f) => ({ ...f, severity: 'medium' })) }
+    const handed: Array<[string, AlertHandover]> = []
+    const engine = new DetectionEngine({ store: h.store, logger, rules: [steps], detectors: [medium], onAlert: (a, why) => void handed.push([a.entity.id, why]) })
+    await storeEvents(h.store, [
+      ev(1, { action: 'test.trigger', api_key_id: 'calm', attrs: { score: '55' } }),
+      ev(2, { action: 'test.trigger', api_key_id: 'loud', attrs: { score: '75' } }),
+      ev(3, { action: 'test.trigger', api_key_id: 'wild', attrs: { score: '95' } }),
+    ])
+    expect(await engine.tick()).toMatchObject({ created: 3, escalated: 0 })
+    const byKey = Object.fromEntries((await engine.alerts.list({ limit: 10 })).map((a) => [a.entity.id, a]))
+    expect(byKey.calm).toMatchObject({ severity: 'medium', evidence: { sample_event_ids: ['e1'] } })
+    expect(byKey.calm?.evidence.escalated).toBeUndefined()
+    expect(byKey.loud).toMatchObject({ severity: 'high', evidence: { sample_event_ids: ['e2'], escalated: { from: 'medium', to: 'high', by: 'min_score 70' } } })
+    expect(byKey.wild).toMatchObject({ severity: 'critical', evidence: { sample_event_ids: ['e3'], escalated: { from: 'medium', to: 'critical', by: 'min_score 90' } } })
+    expect(handed.sort()).toEqual([['calm', 'created'], ['loud', 'created'], ['wild', 'created']])
+  })
+
+  it('a repeat that crosses a step raises the open alert and queues it again once, as <alert id>.<severity>', async () => {
+    const escalating: EngineRule = { ...rule, escalate: [{ severity: 'critical', min_count: 3 }] }
+    const connection = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: null })
+    const queue = new Queue('alerts', { connection, prefix: `vigil-test-${randomUUID()}` })
+    try {
+      const handover = queueAlerts(queue, logger)
+      const engine = new DetectionEngine({ store: h.store, logger, rules: [escalating], detectors: [triggerDetector], onAlert: handover })
+      const trigger = async (i: number) => {
+        await storeEvents(h.store, [ev(i, { action: 'test.trigger', api_key_id: 'kx' })])
+        return engine.tick()
+      }
+      expect(await trigger(1)).toMatchObject({ created: 1, repeated: 0, escalated: 0 })
+      const [created] = await engine.alerts.list({ limit: 1 })
+      const id = created!.id
+      expect(created).toMatchObject({ severity: 'high', count: 1 })
+      expect(await trigger(2)).toMatchObject({ created: 0, repeated: 1, escalated: 0 })
+      expect((await engine.alerts.get(id))?.severity).toBe('high')
+
+      // The third finding takes the count to 3: critical, in the same row as the repeat.
+      expect(await trigger(3)).toMatchObject({ created: 0, repeated: 1, escalated: 1 })
+      const escalated = await engine.alerts.get(id)
+      expect(escalated).toMatchObject({ severity: 'critical', count: 3, evidence: { sample_event_ids: ['e1'], escalated: { from: 'high', to: 'critical', by: 'min_count 3' } } })
+      expect((await engine.alerts.history(id)).map((c) => [c.change, c.count, c.note])).toEqual([
+        ['open', 1, ''],
+        ['repeat', 2, ''],
+        ['repeat', 3, 'escalated from high to critical (min_count 3)'],
+      ])
+
+      // Further repeats stay critical and are not handed over again; nor is a second hand-over
+      // of the same escalation (another engine, a retried tick).
+      expect(await trigger(4)).toMatchObject({ repeated: 1, escalated: 0 })
+      await handover(escalated!, 'escalated')
+      const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])
+      expect(jobs.map((j) => j.id).sort()).toEqual([id, `${id}.critical`])
+      const jobOf = (jobId: string) => jobs.find((j) => j.id === jobId)
+      expect(jobOf(id)?.data).toMatchObject({ id, severity: 'high' })
+      expect(jobOf(`${id}.critical`)?.data).toMatchObject({ id, severity: 'critical', count: 3 })
+      expect((await engine.alerts.get(id))?.severity).toBe('critical')
+    } finally {
+      await queue.obliterate({ force: true })
+      await queue.close()
+      connection.disconnect()
+    }
+  })
+
+  it('a closed alert keeps its severity, and an escalated one is never lowered', async () => {
+    const t0 = Date.UTC(2026, 10, 26, 9)
+    const escalating: EngineRule = { ...rule, escalate: [{ severity: 'critical', min_count: 2 }] }
+    const finding = (count: number, lastSeenMs: number, score = 50): Finding => ({
+      rule: rule.id,
+      severity: 'high',
+      score,
+      entity: { type: 'api_key', id: 'kc' },
+      firstSeenMs: t0,
+      lastSeenMs,
+      windowStartMs: t0,
+      count,
+      summary: 'x',
+      evidence: { sample_event_ids: [] },
+    })
+    const alerts = new AlertStore(h.store)
+    const first = await alerts.upsert(finding(1, t0), rule.suppressionMs, escalating)
+    await alerts.setStatus(first.alert.id, 'false_positive', 'the desk\'s load test', 'bob')
+    // The same window again, past the step: the analyst's verdict stands.
+    const again = await alerts.upsert(finding(5, t0 + 1000), rule.suppressionMs, escalating)
+    expect(again).toMatchObject({ outcome: 'repeated', alert: { severity: 'high', status: 'false_positive', count: 6 } })
+    expect(again.escalated).toBeUndefined()
+
+    const open = { ...finding(3, t0), entity: { type: 'api_key' as const, id: 'ko' } }
+    const created = await alerts.upsert({ ...open, severity: 'critical' }, rule.suppressionMs, escalating)
+    expect(created.alert.severity).toBe('critical')
+    const repeat = await alerts.upsert({ ...open, count: 1, lastSeenMs: t0 + 1000, score: 10 }, rule.suppressionMs, escalating)
+    expect(repeat).toMatchObject({ outcome: 'repeated', alert: { severity: 'critical', count: 4 } })
+    expect(repeat.escalated).toBeUndefined()
   })
 
   it('a failing detector does not stop the others', async () => {

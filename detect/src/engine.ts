@@ -1,7 +1,11 @@
 /**
  * The detector engine: walks `detect_stream` in arrival order with a stored cursor and
  * hands each batch of new events to every enabled rule's detector, then records findings as
- * alerts and hands each NEW alert to the response side exactly once.
+ * alerts and hands each NEW alert to the response side exactly once, and an open alert again
+ * each time a repeat escalates its severity.
+ *
+ * Escalation (a rule's `escalate` steps, escalation.ts) is applied here and only here, to
+ * every finding right before it is recorded, so no detector knows about it.
  *
  * Why arrival order: an event sent late (old `ts`) is seen the moment it lands, so late
  * history still counts toward its event-time window and still forms baselines; detectors
@@ -16,6 +20,10 @@ import type { Logger } from 'pino'
 import type { Store } from '@vigil/core'
 import type { Detector, EngineRule, StreamEvent } from './detector.js'
 import { AlertStore, chToIso, type Alert } from './alerts.js'
+import { escalateFinding } from './escalation.js'
+
+/** Why an alert is handed to the response side: it is new, or a repeat raised its severity. */
+export type AlertHandover = 'created' | 'escalated'
 
 export interface EngineOptions {
   store: Store
@@ -23,8 +31,11 @@ export interface EngineOptions {
   rules: readonly EngineRule[]
   detectors: readonly Detector[]
   alerts?: AlertStore
-  /** Called once per new alert (not for repeats). */
-  onAlert?: (alert: Alert) => Promise<void> | void
+  /**
+   * Called once per new alert (`'created'`), and once more each time a repeat raises an open
+   * alert's severity (`'escalated'`, the alert as updated); not for other repeats.
+   */
+  onAlert?: (alert: Alert, why: AlertHandover) => Promise<void> | void
   /** Cursor name: processes sharing one name share progress. @defaultValue `'default'` */
   name?: string
   /** @defaultValue `250` */
@@ -40,6 +51,8 @@ export interface TickResult {
   findings: number
   created: number
   repeated: number
+  /** Repeats that raised an alert's severity (also counted in `repeated`). */
+  escalated: number
 }
 
 const STREAM_SQL = `
@@ -100,7 +113,7 @@ export class DetectionEngine {
   /** One pass: reads what arrived, runs every detector, records alerts. Loops while batches are full. */
   async tick(): Promise<TickResult> {
     await this.#loadCursor()
-    const total: TickResult = { events: 0, findings: 0, created: 0, repeated: 0 }
+    const total: TickResult = { events: 0, findings: 0, created: 0, repeated: 0, escalated: 0 }
     // Pages through everything after (cursor − overlap) by (received_at, id): with a dense
     // stream the overlap alone can hold more rows than one page, and re-reading the same
     // first page would never get past it.
@@ -131,6 +144,7 @@ export class DetectionEngine {
         total.findings += r.findings
         total.created += r.created
         total.repeated += r.repeated
+        total.escalated += r.escalated
         await this.#saveCursor()
       }
       if (rows.length < this.#o.batchLimit) {
@@ -146,7 +160,7 @@ export class DetectionEngine {
   }
 
   async #run(events: StreamEvent[]): Promise<Omit<TickResult, 'events'>> {
-    const out = { findings: 0, created: 0, repeated: 0 }
+    const out = { findings: 0, created: 0, repeated: 0, escalated: 0 }
     const byRule = new Map(this.#o.rules.map((r) => [r.id, r]))
     for (const d of this.#o.detectors) {
       const rule = byRule.get(d.ruleId)
@@ -161,11 +175,17 @@ export class DetectionEngine {
       }
       for (const f of findings) {
         out.findings++
-        const res = await this.alerts.upsert(f, rule.suppressionMs)
+        const res = await this.alerts.upsert(escalateFinding(f, rule), rule.suppressionMs, rule)
         if (res.outcome === 'created') {
           out.created++
-          await this.#o.onAlert?.(res.alert)
-        } else if (res.outcome === 'repeated') out.repeated++
+          await this.#o.onAlert?.(res.alert, 'created')
+        } else if (res.outcome === 'repeated') {
+          out.repeated++
+          if (res.escalated) {
+            out.escalated++
+            await this.#o.onAlert?.(res.alert, 'escalated')
+          }
+        }
       }
     }
     return out

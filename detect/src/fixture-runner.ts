@@ -20,6 +20,8 @@ export interface FixtureResult {
   /** Alerts the engine stored. */
   alerts: number
   entities: string[]
+  /** The severity of each alert, in the order of `entities`. */
+  severities: string[]
   pass: boolean
   /** Why it failed, in words. */
   why?: string
@@ -81,7 +83,7 @@ export async function runRuleFixtures(
       if (opts.test !== undefined && t.test !== opts.test) continue
       const base = { rule: rule.id, test: t.test, name: t.name, expect: t.expect, events: t.events.length }
       if (!detector) {
-        results.push({ ...base, alerts: 0, entities: [], pass: false, why: 'no detector implements this rule' })
+        results.push({ ...base, alerts: 0, entities: [], severities: [], pass: false, why: 'no detector implements this rule' })
         continue
       }
       for (const table of DETECTION_TABLES) await store.command(`TRUNCATE TABLE IF EXISTS ${table}`)
@@ -90,12 +92,17 @@ export async function runRuleFixtures(
       await engine.tick()
       const alerts = await engine.alerts.list({ limit: 1000 })
       const entities = alerts.map((a) => a.entity.id)
+      const severities = alerts.map((a) => a.severity)
       let why: string | undefined
       if (t.expect === 'none' && alerts.length > 0) why = `expected no alert, got ${alerts.length} (${entities.join(', ')})`
       if (t.expect === 'fire' && alerts.length === 0) why = 'expected an alert, got none'
       if (t.expect === 'fire' && t.alerts !== undefined && alerts.length !== t.alerts) why = `expected ${t.alerts} alert(s), got ${alerts.length} (${entities.join(', ')})`
       if (t.expect === 'fire' && t.entity !== undefined && !entities.includes(t.entity)) why = `expected an alert on ${t.entity}, got ${entities.join(', ') || 'none'}`
-      results.push({ ...base, alerts: alerts.length, entities, pass: why === undefined, ...(why ? { why } : {}) })
+      const offSeverity = alerts.filter((a) => a.severity !== t.severity)
+      if (t.expect === 'fire' && t.severity !== undefined && alerts.length > 0 && offSeverity.length > 0) {
+        why = `expected every alert to be ${t.severity}, got ${offSeverity.map((a) => `${a.severity} on ${a.entity.id} (score ${a.score}, count ${a.count})`).join(', ')}`
+      }
+      results.push({ ...base, alerts: alerts.length, entities, severities, pass: why === undefined, ...(why ? { why } : {}) })
     }
   }
   return results

@@ -124,6 +124,7 @@ export interface ExpandedTest {
   expect: RuleTest['expect']
   alerts?: number
   entity?: string
+  severity?: RuleTest['severity']
   events: ExpandedEvent[]
 }
 
@@ -135,6 +136,7 @@ export function expandRuleFixtures(rule: { id: string; tests: readonly RuleTest[
     expect: t.expect,
     ...(t.alerts === undefined ? {} : { alerts: t.alerts }),
     ...(t.entity === undefined ? {} : { entity: t.entity }),
+    ...(t.severity === undefined ? {} : { severity: t.severity }),
     events: expandFixture(t, base, { rule: rule.id, test: i + 1 }),
   }))
 }

@@ -1,14 +1,17 @@
 export { DetectionEngine, chTimeToMs } from './engine.js'
-export type { EngineOptions, TickResult } from './engine.js'
+export type { EngineOptions, TickResult, AlertHandover } from './engine.js'
+export { escalateFinding, escalationFor, describeStep } from './escalation.js'
+export type { Escalation } from './escalation.js'
 export { AlertStore, alertId, ALERT_STATUSES, SETTABLE_STATUSES } from './alerts.js'
 export type { Alert, AlertChange, AlertStatus, UpsertResult, AlertListFilter } from './alerts.js'
 export { alertsRoutes } from './alerts-routes.js'
 export type { ListCursor } from './alerts-routes.js'
 export { DETECT_MIGRATIONS_DIR } from './migrations.js'
-export type { Detector, DetectorContext, EngineRule, Finding, StreamEvent, Severity, EntityType } from './detector.js'
+export type { Detector, DetectorContext, EngineRule, EscalationStep, Finding, StreamEvent, Severity, EntityType } from './detector.js'
 export {
   RuleSchema,
   RuleTestSchema,
+  EscalationStepSchema,
   FixtureEventSchema,
   AllowlistSchema,
   RULE_PARAMS,
@@ -63,7 +66,7 @@ export {
   WEEK_MS,
 } from './baseline.js'
 export type { RobustZ, RobustZOptions, SeasonalPoint, SeasonalHistoryOptions, BaselineOptions, BaselineScore } from './baseline.js'
-export { startDetection, ALERTS_QUEUE } from './detection.js'
+export { startDetection, queueAlerts, alertJobId, ALERTS_QUEUE } from './detection.js'
 export type { Detection, DetectionDeps } from './detection.js'
 export { runRuleFixtures, storeFixtureEvents } from './fixture-runner.js'
 export type { FixtureResult } from './fixture-runner.js'

@@ -341,6 +341,9 @@ export const RuleTestSchema = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     expect: stringEnum(['fire', 'none'] as const, 'Whether replaying `events` must raise an alert of this rule.'),
     alerts: Type.Optional(Type.Integer({ minimum: 1, description: 'Exactly this many alerts of this rule (only with `expect: fire`).' })),
+    severity: Type.Optional(
+      stringEnum(SEVERITIES, 'Every alert of this rule raised by this test has this severity, escalation applied (only with `expect: fire`).'),
+    ),
     entity: Type.Optional(
       Type.String({ minLength: 1, description: 'An alert must be about this entity id (a key id, an IP, a net like `203.0.113.0/24`, a source).' }),
     ),
@@ -364,6 +367,28 @@ export type Allowlist = Static<typeof AllowlistSchema>
 
 const text = (description: string) => Type.String({ minLength: 1, description })
 
+/**
+ * One step of `escalate`. At least one of `min_count` and `min_score`, and the severity
+ * above the rule's and the previous step's: the loader checks both (rules.ts), with
+ * messages a JSON Schema could not give.
+ */
+export const EscalationStepSchema = Type.Object(
+  {
+    severity: stringEnum(SEVERITIES, 'Severity of a finding that meets every condition of this step; above the rule\'s own and the previous step\'s.'),
+    min_count: Type.Optional(
+      count('The finding\'s `count` at or above which this step holds; for an open alert updated by a repeat, the count of all its findings.'),
+    ),
+    min_score: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 100,
+        description: 'The finding\'s `score` (0-100, 50 at the rule\'s threshold) at or above which this step holds; for an open alert, its highest.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
 // Each built-in id brings its own params schema; JSON Schema's if/then keeps that one file.
 const paramsByRule = BUILTIN_RULE_IDS.map((id) => ({
   if: { properties: { id: { const: id } }, required: ['id'] },
@@ -377,6 +402,13 @@ export const RuleSchema = Type.Object(
     name: text('Short title shown on alerts.'),
     version: Type.Integer({ minimum: 1, description: 'Raised whenever the logic or a default changes.' }),
     severity: stringEnum(SEVERITIES),
+    escalate: Type.Optional(
+      Type.Array(EscalationStepSchema, {
+        minItems: 1,
+        description:
+          'Raise the severity of a finding whose count or score is high enough: steps in increasing severity, all conditions of a step must hold, the highest step that holds wins. Also raises an open alert when a repeat takes it past a step.',
+      }),
+    ),
     entity: stringEnum(ENTITY_TYPES, 'What an alert is about.'),
     enabled: Type.Optional(Type.Boolean({ default: true })),
     created: Type.String({ pattern: DATE_PATTERN, description: 'YYYY-MM-DD' }),

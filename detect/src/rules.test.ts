@@ -223,6 +223,76 @@ describe('bad rules give precise messages', () => {
     ])
   })
 
+  it('escalation steps: a condition, above the rule, in increasing severity, in range; one line each', () => {
+    type Step = NonNullable<RuleFile['escalate']>[number]
+    const withSteps = (steps: Step[], severity: RuleFile['severity'] = 'high') =>
+      parseProblems(
+        variant((d) => {
+          d.severity = severity
+          d.escalate = steps
+          for (const t of d.tests) delete t.severity
+        }),
+      )
+    expect(withSteps([{ severity: 'critical' }])).toEqual([
+      `${BRUTE_FORCE}: /escalate/0 needs min_count or min_score (or both): a step without a condition would always hold`,
+    ])
+    expect(withSteps([{ severity: 'high', min_score: 90 }])).toEqual([`${BRUTE_FORCE}: /escalate/0/severity "high" must be above the rule's severity high`])
+    expect(withSteps([{ severity: 'medium', min_count: 5 }])).toEqual([`${BRUTE_FORCE}: /escalate/0/severity "medium" must be above the rule's severity high`])
+    expect(
+      withSteps(
+        [
+          { severity: 'critical', min_score: 90 },
+          { severity: 'high', min_count: 50 },
+        ],
+        'medium',
+      ),
+    ).toEqual([`${BRUTE_FORCE}: /escalate/1/severity "high" must be above the previous step's critical: steps go in increasing severity`])
+    expect(withSteps([{ severity: 'critical', min_score: 120, min_count: 0 }])).toEqual([
+      `${BRUTE_FORCE}: /escalate/0/min_count must be >= 1`,
+      `${BRUTE_FORCE}: /escalate/0/min_score must be <= 100`,
+    ])
+    expect(withSteps([{ severity: 'critical', min_scor: 90 } as Step])).toEqual([`${BRUTE_FORCE}: /escalate/0/min_scor is not a known key`])
+    expect(withSteps([])).toEqual([`${BRUTE_FORCE}: /escalate must have at least 1 item`])
+    // Steps that climb, each with a condition, load.
+    expect(
+      withSteps(
+        [
+          { severity: 'high', min_count: 50 },
+          { severity: 'critical', min_count: 50, min_score: 90 },
+        ],
+        'medium',
+      ),
+    ).toEqual([])
+  })
+
+  it('escalation steps of a rule built in code are linted too', () => {
+    const rule = { ...parseRule(goodText, BRUTE_FORCE), escalate: [{ severity: 'low' as const, min_score: 10 }] }
+    const critical = rule.tests.findIndex((t) => t.severity === 'critical')
+    expect(lintRules([rule], [BRUTE_FORCE]).filter((p) => p.check !== 'builtin-missing').map(formatProblem)).toEqual([
+      `${BRUTE_FORCE}: /escalate/0/severity "low" must be above the rule's severity high`,
+      `${BRUTE_FORCE}: /tests/${critical}/severity "critical" is neither the rule's severity nor one of its escalate steps`,
+    ])
+  })
+
+  it('a fixture severity: only with expect: fire, and one the rule can give', () => {
+    const none = (d: RuleFile) => d.tests.findIndex((t) => t.expect === 'none')
+    let at = 0
+    expect(
+      parseProblems(
+        variant((d) => {
+          at = none(d)
+          ;(d.tests[at] as RuleFile['tests'][number]).severity = 'high'
+        }),
+      ),
+    ).toEqual([`${BRUTE_FORCE}: /tests/${at}/severity goes only with expect: fire`])
+    expect(parseProblems(variant((d) => ((d.tests[0] as RuleFile['tests'][number]).severity = 'medium')))).toEqual([
+      `${BRUTE_FORCE}: /tests/0/severity "medium" is neither the rule's severity nor one of its escalate steps`,
+    ])
+    expect(parseProblems(variant((d) => ((d.tests[0] as RuleFile['tests'][number]).severity = 'loud' as 'low')))).toEqual([
+      `${BRUTE_FORCE}: /tests/0/severity "loud" must be one of low, medium, high, critical`,
+    ])
+  })
+
   it('YAML that does not parse, or repeats a key', () => {
     const [dup] = parseProblems(`${goodText}\nseverity: low\n`)
     expect(dup).toMatch(/^rules\/detections\/auth_brute_force\.yaml: is not valid YAML: Map keys must be unique \(line \d+, column 1\)$/)

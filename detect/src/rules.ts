@@ -15,7 +15,7 @@ import AjvModule, { type ErrorObject } from 'ajv'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseDocument, type Document } from 'yaml'
-import { VigilError } from '@vigil/core'
+import { VigilError, severityRank, type Severity } from '@vigil/core'
 import {
   BUILTIN_RULE_IDS,
   CIDR_PATTERN,
@@ -71,6 +71,7 @@ export const LINT_CHECKS = [
   'deprecated-reason',
   'deprecated-id',
   'test-names',
+  'escalation',
   'stale-exception',
 ] as const
 export type LintCheck = (typeof LINT_CHECKS)[number]
@@ -251,11 +252,40 @@ const NESTED_FIELDS: Record<string, Set<string> | 'any'> = {
   attrs: 'any',
 }
 
+/**
+ * What is wrong with a rule's `escalate` steps, one problem each: a step needs a condition,
+ * and its severity must be above the rule's and the previous step's, so a step never lowers
+ * a severity and the list reads bottom up. A fixture's `severity` must be one the rule can give.
+ */
+function escalationProblems(rule: Pick<RuleFile, 'id' | 'severity' | 'escalate' | 'tests'>, file: string): RuleProblem[] {
+  const out: RuleProblem[] = []
+  const add = (p: string, message: string) => out.push({ file, path: p, message, check: 'escalation', rule: rule.id })
+  const rank = (s: string) => severityRank(s as Severity)
+  let previous: string | undefined
+  rule.escalate?.forEach((step, i) => {
+    const at = `/escalate/${i}`
+    if (step.min_count === undefined && step.min_score === undefined) add(at, 'needs min_count or min_score (or both): a step without a condition would always hold')
+    if (rank(step.severity) <= rank(rule.severity)) add(`${at}/severity`, `${quote(step.severity)} must be above the rule's severity ${rule.severity}`)
+    else if (previous !== undefined && rank(step.severity) <= rank(previous)) {
+      add(`${at}/severity`, `${quote(step.severity)} must be above the previous step's ${previous}: steps go in increasing severity`)
+    }
+    previous = step.severity
+  })
+  const possible = new Set<string>([rule.severity, ...(rule.escalate ?? []).map((s) => s.severity)])
+  rule.tests.forEach((t, ti) => {
+    if (t.severity !== undefined && t.expect === 'fire' && !possible.has(t.severity)) {
+      add(`/tests/${ti}/severity`, `${quote(t.severity)} is neither the rule's severity nor one of its escalate steps`)
+    }
+  })
+  return out
+}
+
 function fixtureProblems(doc: RuleFile, file: string): RuleProblem[] {
   const out: RuleProblem[] = []
   const add = (p: string, message: string) => out.push({ file, path: p, message, check: 'schema', rule: doc.id })
   doc.tests.forEach((t, ti) => {
     if (t.expect === 'none' && t.alerts !== undefined) add(`/tests/${ti}/alerts`, 'goes only with expect: fire')
+    if (t.expect === 'none' && t.severity !== undefined) add(`/tests/${ti}/severity`, 'goes only with expect: fire')
     t.events.forEach((e, ei) => {
       const at = `/tests/${ti}/events/${ei}`
       if (!/^[+-]/.test(e.ts) && Number.isNaN(absoluteMicros(e.ts))) add(`${at}/ts`, `${quote(e.ts)} is not a real instant`)
@@ -299,7 +329,7 @@ function semanticProblems(doc: RuleFile, file: string): RuleProblem[] {
   doc.allowlist?.countries?.forEach((c, i) => {
     if (!ISO_COUNTRIES.has(c)) add(`/allowlist/countries/${i}`, `${quote(c)} is not an ISO 3166-1 alpha-2 country code`)
   })
-  return [...out, ...fixtureProblems(doc, file)]
+  return [...out, ...escalationProblems(doc, file), ...fixtureProblems(doc, file)]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -452,7 +482,8 @@ export function ruleFileName(id: string): string {
 
 /**
  * Corpus conventions over loaded rules and the files of their folder: unique ids, file
- * name = id, a test that fires and one that must not, severity, `modified >= created`, no
+ * name = id, a test that fires and one that must not, severity, `modified >= created`,
+ * escalation steps above the rule's severity and each other, no
  * unknown keys, every CONTRACT §5 rule exactly once, no stray files. A rule-level check is
  * waived only by an entry for that rule id in `exceptions`; an entry that waives nothing is
  * itself a problem.
@@ -475,6 +506,8 @@ export function lintRules(rules: readonly Rule[], files: readonly string[] = rul
     }
     if (!(SEVERITIES as readonly string[]).includes(rule.severity)) add('severity', '/severity', `${quote(rule.severity)} must be one of ${SEVERITIES.join(', ')}`)
     if (rule.modified < rule.created) add('dates', '/modified', `${rule.modified} is before created ${rule.created}`)
+    // The loader refuses these already; a rule built in code gets the same checks here.
+    problems.push(...escalationProblems(rule, rule.file))
     for (const key of Object.keys(rule)) if (!RULE_KEYS.has(key)) add('unknown-key', `/${key}`, 'is not a known key')
     if (rule.deprecated_reason !== undefined) add('deprecated-reason', '/deprecated_reason', 'belongs only to rules moved to rules/_deprecated/')
     const names = new Set<string>()
