@@ -18,7 +18,7 @@ import type { Logger } from 'pino'
 import { VigilError, maskText, type Store } from '@vigil/core'
 import type { AuditLog, IncidentStore } from './seams.js'
 import type { OnTimeout } from './playbook-schema.js'
-import { chToIso, dateToCh, isoToChText, msToCh } from './clickhouse-time.js'
+import { chToIso, dateToCh, isoToChText, windowConditions } from './clickhouse-time.js'
 import { nextVersion } from './run-log.js'
 
 export const APPROVALS_QUEUE = 'respond-approvals'
@@ -191,24 +191,11 @@ export class Approvals {
 
   /** Newest first; `before` is the previous page's last (requested_at in ClickHouse text, id). */
   async list(filter: { status?: ApprovalStatus; fromMs?: number; toMs?: number; before?: { at: string; id: string }; limit: number }): Promise<Approval[]> {
-    const where: string[] = []
-    const params: Record<string, unknown> = { limit: filter.limit }
+    const { conditions: where, params } = windowConditions(filter, { time: 'req', id: 'ap_id' })
+    params.limit = filter.limit
     if (filter.status) {
       where.push('st = {status:String}')
       params.status = filter.status
-    }
-    if (filter.fromMs !== undefined) {
-      where.push('req >= {from:String}')
-      params.from = msToCh(filter.fromMs)
-    }
-    if (filter.toMs !== undefined) {
-      where.push('req < {to:String}')
-      params.to = msToCh(filter.toMs)
-    }
-    if (filter.before) {
-      where.push('(req, ap_id) < ({bat:String}, {bid:String})')
-      params.bat = filter.before.at
-      params.bid = filter.before.id
     }
     const rows = await this.deps.store.query<Row>(
       `SELECT * FROM (${CURRENT} GROUP BY id) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY req DESC, ap_id DESC LIMIT {limit:UInt32}`,

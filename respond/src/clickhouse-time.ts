@@ -35,3 +35,35 @@ export function isoToCh(iso: string): string | undefined {
 export function isoToChText(iso: string): string {
   return isoToCh(iso) ?? iso
 }
+
+/** What the list methods of the stores take: a status, a time range and a keyset position. */
+export interface ListWindow {
+  fromMs?: number
+  toMs?: number
+  /** The previous page's last item: its time in ClickHouse text, its id. */
+  before?: { at: string; id: string }
+}
+
+/**
+ * The conditions of one newest-first keyset page over (`time`, `id`) columns, e.g.
+ * `['req >= {from:String}', …]` with their parameters. `time` may be an expression and the
+ * values are wrapped with `wrap` where the column is a DateTime64 compared to text.
+ */
+export function windowConditions(w: ListWindow, cols: { time: string; id: string }, wrap: (param: string) => string = (p) => p): { conditions: string[]; params: Record<string, unknown> } {
+  const conditions: string[] = []
+  const params: Record<string, unknown> = {}
+  if (w.fromMs !== undefined) {
+    conditions.push(`${cols.time} >= ${wrap('{from:String}')}`)
+    params.from = msToCh(w.fromMs)
+  }
+  if (w.toMs !== undefined) {
+    conditions.push(`${cols.time} < ${wrap('{to:String}')}`)
+    params.to = msToCh(w.toMs)
+  }
+  if (w.before) {
+    conditions.push(`(${cols.time}, ${cols.id}) < (${wrap('{bat:String}')}, {bid:String})`)
+    params.bat = w.before.at
+    params.bid = w.before.id
+  }
+  return { conditions, params }
+}

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { VigilError, maskText, type Store } from '@vigil/core'
-import { chToIso, dateToCh, isoToChText, msToCh } from './clickhouse-time.js'
+import { chToIso, dateToCh, isoToChText, windowConditions } from './clickhouse-time.js'
 import { nextVersion } from './run-log.js'
 
 export const DEAD_LETTER_STATUSES = ['dead', 'retried'] as const
@@ -140,24 +140,11 @@ export class DeadLetters {
 
   /** Newest first; `before` is the previous page's last (dead_at in ClickHouse text, id). */
   async list(filter: { status?: DeadLetterStatus; fromMs?: number; toMs?: number; before?: { at: string; id: string }; limit: number }): Promise<DeadLetter[]> {
-    const where: string[] = []
-    const params: Record<string, unknown> = { limit: filter.limit }
+    const { conditions: where, params } = windowConditions(filter, { time: 'dead', id: 'dl_id' })
+    params.limit = filter.limit
     if (filter.status) {
       where.push('st = {status:String}')
       params.status = filter.status
-    }
-    if (filter.fromMs !== undefined) {
-      where.push('dead >= {from:String}')
-      params.from = msToCh(filter.fromMs)
-    }
-    if (filter.toMs !== undefined) {
-      where.push('dead < {to:String}')
-      params.to = msToCh(filter.toMs)
-    }
-    if (filter.before) {
-      where.push('(dead, dl_id) < ({bat:String}, {bid:String})')
-      params.bat = filter.before.at
-      params.bid = filter.before.id
     }
     const rows = await this.store.query<Row>(
       `SELECT * FROM (${CURRENT} GROUP BY id) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY dead DESC, dl_id DESC LIMIT {limit:UInt32}`,

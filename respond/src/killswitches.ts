@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { VigilError, maskText, type Store } from '@vigil/core'
 import { KILLSWITCH_SCOPE_TYPES, type AuditLog, type ChangeBy, type Changed, type KillSwitch, type KillSwitchScope, type KillSwitchScopeType, type KillSwitchStore } from './seams.js'
 import type { ControlLog } from './control-log.js'
-import { chToIso, dateToCh, msToCh } from './clickhouse-time.js'
+import { chToIso, dateToCh, windowConditions } from './clickhouse-time.js'
 import { PRINTABLE_ID, checkReason } from './key-states.js'
 
 /** A well-formed scope, or VIGIL_ERR_KILLSWITCH_BAD_SCOPE. `global`'s id is `*`. */
@@ -109,24 +109,11 @@ export function createKillSwitchStore(deps: { store: Store; control: ControlLog;
   }
 
   async function list(f: Parameters<KillSwitchStore['list']>[0]): Promise<KillSwitch[]> {
-    const having: string[] = []
-    const params: Record<string, unknown> = { n: f.limit }
+    const { conditions: having, params } = windowConditions(f, { time: 'trip_at', id: 'subject' }, (p) => `toDateTime64(${p}, 6, 'UTC')`)
+    params.n = f.limit
     if (f.status) {
       having.push('last_kind = {kind:String}')
       params.kind = f.status === 'tripped' ? 'killswitch_tripped' : 'killswitch_reset'
-    }
-    if (f.fromMs !== undefined) {
-      having.push("trip_at >= toDateTime64({from:String}, 6, 'UTC')")
-      params.from = msToCh(f.fromMs)
-    }
-    if (f.toMs !== undefined) {
-      having.push("trip_at < toDateTime64({to:String}, 6, 'UTC')")
-      params.to = msToCh(f.toMs)
-    }
-    if (f.before) {
-      having.push("(trip_at, subject) < (toDateTime64({bat:String}, 6, 'UTC'), {bid:String})")
-      params.bat = f.before.at
-      params.bid = f.before.id
     }
     const rows = await store.query<SwitchRow>(
       `${SWITCHES} WHERE kind IN ('killswitch_tripped', 'killswitch_reset') GROUP BY subject
