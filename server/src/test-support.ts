@@ -69,6 +69,8 @@ export interface TestApp {
   ingest: Ingest
   registry: Registry
   respond: ResponseSide
+  /** BullMQ and Redis key prefix of this app's response side: publish on its `alerts` queue with it. */
+  prefix: string
   logLines: string[]
   /** A live token per role. */
   tokens: Record<Role, string>
@@ -77,7 +79,12 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-export async function startTestApp(t: TestStore): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Playbooks the engine loads. @defaultValue `rules/playbooks` of this checkout */
+  playbooksDir?: string
+}
+
+export async function startTestApp(t: TestStore, options: TestAppOptions = {}): Promise<TestApp> {
   const redisUrl = process.env.REDIS_URL
   if (!redisUrl) throw new Error('REDIS_URL is not set: run tests through vitest (test/global-setup.ts starts redis-server)')
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
@@ -90,6 +97,7 @@ export async function startTestApp(t: TestStore): Promise<TestApp> {
   // Every workspace's routes, so the route × role matrix covers them all.
   const alertStore = new AlertStore(t.store)
   const detectRoutes = alertsRoutes({ alerts: alertStore, cursors: createCursorCodec(cursorKey) })
+  const prefix = `t${randomBytes(6).toString('hex')}`
   const respond = await startResponseSide({
     // Slack's route then checks signatures (401) instead of answering slack_not_configured.
     config: { ...t.config, slack: { ...t.config.slack, signingSecret: t.config.slack.signingSecret ?? randomBytes(16).toString('hex') } },
@@ -99,8 +107,9 @@ export async function startTestApp(t: TestStore): Promise<TestApp> {
     secretsFor: async (source) => (await sources.secretsFor(source)) ?? undefined,
     alerts: alertStore,
     cursors: createCursorCodec(cursorKey),
-    prefix: `t${randomBytes(6).toString('hex')}`,
+    prefix,
     digestPattern: null,
+    ...(options.playbooksDir ? { playbooksDir: options.playbooksDir } : {}),
   })
   const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...respond.plugins] })
   const tokens = {} as Record<Role, string>
@@ -114,6 +123,7 @@ export async function startTestApp(t: TestStore): Promise<TestApp> {
     ingest,
     registry,
     respond,
+    prefix,
     logLines: lines,
     tokens,
     async extraApp(opts) {
