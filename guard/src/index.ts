@@ -10,3 +10,5 @@ export type {
   GuardKey,
   KeyStore,
 } from './seams.js'
+export { createShipper } from './shipper.js'
+export type { Shipper, ShipperOptions, ShipperStats, ShipperLogger } from './shipper.js'
