@@ -92,12 +92,12 @@ export class RedisLockout implements Lockout {
   }
 
   // Lock expiry is Redis's clock (PX), not the caller's: one instance's skew cannot shorten it.
-  async lockedFor(subject: string): Promise<number> {
+  async lockedFor(subject: string, _nowMs?: number): Promise<number> {
     const ttl = await this.#redis.pttl(`${this.#prefix}lock:${subject}`)
     return ttl > 0 ? ttl : 0
   }
 
-  async recordFailure(subject: string): Promise<{ lockedNow: boolean }> {
+  async recordFailure(subject: string, _nowMs?: number): Promise<{ lockedNow: boolean }> {
     const r = await this.#redis.eval(
       RECORD,
       2,

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
-import { MemoryNonceCache, RedisNonceCache } from './nonce-cache.js'
+import { MemoryNonceCache, RedisNonceCache, type NonceCache } from './nonce-cache.js'
 import { withMemoryFallback } from './redis-fallback.js'
 
 // A Redis nobody listens on: every command fails or waits for a connection.
@@ -11,7 +11,7 @@ afterAll(() => dead.disconnect())
 describe('withMemoryFallback', () => {
   it('answers from memory when Redis is down, and reports the error', async () => {
     const errors: unknown[] = []
-    const cache = withMemoryFallback(new RedisNonceCache({ redis: dead, prefix: 'x:' }), new MemoryNonceCache(), {
+    const cache = withMemoryFallback<NonceCache>(new RedisNonceCache({ redis: dead, prefix: 'x:' }), new MemoryNonceCache(), {
       timeoutMs: 200,
       onError: (e) => errors.push(e),
     })
@@ -21,8 +21,8 @@ describe('withMemoryFallback', () => {
   })
 
   it('does not wait for a Redis that never answers', async () => {
-    const hanging = { claim: () => new Promise<boolean>(() => undefined) }
-    const cache = withMemoryFallback(hanging, new MemoryNonceCache(), { timeoutMs: 30 })
+    const hanging: NonceCache = { claim: () => new Promise<boolean>(() => undefined) }
+    const cache = withMemoryFallback<NonceCache>(hanging, new MemoryNonceCache(), { timeoutMs: 30 })
     expect(await cache.claim('k1', 'nonce-0123456789ab', 60_000)).toBe(true)
   })
 })
