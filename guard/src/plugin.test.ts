@@ -441,6 +441,23 @@ describe('vigilGuard: keys', () => {
   })
 })
 
+describe('vigilGuard: a failing key store', () => {
+  it('answers 500 with one error event, and the store error does not reach the client', async () => {
+    const broken = new MemoryKeyStore({ encryptionKey: randomBytes(32) })
+    broken.get = async () => {
+      throw new Error('db password=hunter2 unreachable')
+    }
+    const h = await harness({ keys: broken })
+    const res = await h.send({})
+    expect(res.statusCode).toBe(500)
+    expect(h.events).toHaveLength(1)
+    expect(h.events[0]).toMatchObject({ outcome: 'error', reason: 'internal_error', api_key_id: 'k1' })
+    expect(JSON.stringify(h.events)).not.toContain('hunter2')
+    expect(res.body).not.toContain('hunter2')
+    expect(res.json()).toMatchObject({ error: { code: 'internal_error' } })
+  })
+})
+
 describe('vigilGuard: options', () => {
   it('refuses to start without a lost-channel policy or with bad limits', async () => {
     for (const bad of [{ lostChannelPolicy: undefined }, { lostChannelPolicy: 'maybe' }, { limits: {} }, { limits: { retail: { perSecond: 0, perDay: 1 } } }]) {

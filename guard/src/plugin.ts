@@ -41,7 +41,7 @@ import { DEFAULT_LOCKOUT, MemoryLockout, RedisLockout, type Lockout, type Lockou
 import { MemoryNonceCache, RedisNonceCache, type NonceCache } from './nonce-cache.js'
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter, type TierLimits } from './rate-limit.js'
 import { withMemoryFallback } from './redis-fallback.js'
-import { GuardRefusal } from './refusals.js'
+import { GUARD_INTERNAL_ERROR, GuardRefusal } from './refusals.js'
 import { buildRequestEvent, type EventAnnotation, type RequestState } from './request-event.js'
 import { canonicalString, EMPTY_BODY_SHA256, parseSignedHeaders, verifySignature } from './request-signing.js'
 import type { ActiveKillSwitch, ControlView, EventSink, GuardEvent, GuardKey, KeyStore, TradeContext } from './seams.js'
@@ -229,7 +229,23 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
 
   app.decorateRequest('guard', null)
 
+  // A check that throws (key store, control view, onKillSwitch aside) answers a fixed 500: the
+  // client never sees the underlying message, which may name the trading API's internals.
+  async function failClosed(request: FastifyRequest, reply: FastifyReply, check: () => Promise<unknown>): Promise<unknown> {
+    try {
+      return await check()
+    } catch (err) {
+      request.log.error({ err }, 'vigil-guard: a check failed; request refused with 500')
+      return reply.code(GUARD_INTERNAL_ERROR.status).send(GUARD_INTERNAL_ERROR.body)
+    }
+  }
+
   app.addHook('onRequest', async (request: WithState, reply) => {
+    if (!request.routeOptions.config.guard) return
+    return failClosed(request, reply, () => authenticateHeaders(request, reply))
+  })
+
+  async function authenticateHeaders(request: WithState, reply: FastifyReply): Promise<unknown> {
     const route = request.routeOptions.config.guard
     if (!route) return
     const st: RequestState = {
@@ -270,7 +286,7 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
     st.key = key
     if (keyLockMs > 0) return refuse(reply, st, new GuardRefusal('locked_out', { retryAfterS: Math.ceil(keyLockMs / 1000) }))
     if (key.expires_at !== undefined && !(Date.parse(key.expires_at) > t)) return refuse(reply, st, new GuardRefusal('expired_key'))
-  })
+  }
 
   // Hash the body bytes exactly as they arrive, on their way to the content-type parser.
   app.addHook('preParsing', async (request: WithState, _reply, payload) => {
@@ -295,6 +311,11 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
   })
 
   app.addHook('preValidation', async (request: WithState, reply) => {
+    if (!request[STATE]) return
+    return failClosed(request, reply, () => authorise(request, reply))
+  })
+
+  async function authorise(request: WithState, reply: FastifyReply): Promise<unknown> {
     const st = request[STATE]
     const route = request.routeOptions.config.guard
     if (!st || !route || st.refusal || !st.key) return
@@ -352,7 +373,7 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
         return refuse(reply, st, refusal, { kill_switch_id: ks.id, kill_switch_scope: `${ks.scope.type}:${ks.scope.id}` })
       }
     }
-  })
+  }
 
   app.addHook('onResponse', async (request: WithState, reply) => {
     const st = request[STATE]

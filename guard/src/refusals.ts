@@ -29,6 +29,15 @@ export const REFUSALS: Record<RefusalReason, RefusalSpec> = {
 }
 
 /**
+ * When a check itself fails (the key store or the control view threw): the client gets this
+ * fixed body, never the underlying error's message, and the event says `internal_error`.
+ */
+export const GUARD_INTERNAL_ERROR = {
+  status: 500,
+  body: { error: { code: 'internal_error', message: 'The request could not be checked; try again' } },
+} as const
+
+/**
  * Finer causes within a reason: they refine the message a client sees and go into the
  * event's `attrs.refusal_detail`, while `code` and `reason` stay the catalogue name.
  */
