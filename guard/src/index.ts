@@ -12,6 +12,8 @@ export type {
 } from './seams.js'
 export { createShipper } from './shipper.js'
 export type { Shipper, ShipperOptions, ShipperStats, ShipperLogger } from './shipper.js'
+export { createControlClient, parseControlState, parseControlDelta } from './control-client.js'
+export type { ControlClient, ControlClientOptions, ControlClientStats, ControlClientLogger, ControlDelta, ControlState, ControlChange } from './control-client.js'
 export { vigilGuard, LOST_CHANNEL_KILL_SWITCH } from './plugin.js'
 export type { VigilGuardOptions, GuardRouteConfig, GuardRequestContext, LostChannelPolicy } from './plugin.js'
 export type { EventAnnotation } from './request-event.js'
