@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { connect } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import { Redis } from 'ioredis'
@@ -106,6 +107,10 @@ async function harness(over: Partial<VigilGuardOptions> & { keys?: MemoryKeyStor
     },
   )
   app.post('/v1/withdrawals', { config: { guard: { scope: 'funds:withdraw', action: 'funds.withdraw' } } }, async () => ({ ok: true }))
+  app.get('/v1/slow', { config: { guard: { scope: 'orders:read' } } }, async () => {
+    await new Promise((r) => setTimeout(r, 300))
+    return { ok: true }
+  })
   app.get('/v1/boom', { config: { guard: { scope: 'orders:read' } } }, async () => {
     throw new Error('handler failed')
   })
@@ -438,6 +443,24 @@ describe('vigilGuard: keys', () => {
     expect(h.logs.length).toBeGreaterThan(0)
     for (const s of [SECRET, SECRET_2, OTHER]) expect(everything).not.toContain(s)
     expect(everything).not.toMatch(/v1=[0-9a-f]{64}/)
+  })
+})
+
+describe('vigilGuard: a client that goes away', () => {
+  it('still produces exactly one event, status 499, when the client aborts mid-request', async () => {
+    const h = await harness()
+    const address = await h.app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = new URL(address)
+    const headers = signRequest({ keyId: 'k1', secret: SECRET, method: 'GET', path: '/v1/slow', timestamp: T0 / 1000 })
+    const socket = connect(Number(port), '127.0.0.1')
+    await new Promise((r) => socket.once('connect', r))
+    socket.write(`GET /v1/slow HTTP/1.1\r\nHost: x\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`)
+    await new Promise((r) => setTimeout(r, 100))
+    socket.destroy()
+    // Past the handler's 300 ms, so a second (onResponse) event would have come by now.
+    await new Promise((r) => setTimeout(r, 500))
+    expect(h.events).toHaveLength(1)
+    expect(h.events[0]).toMatchObject({ api_key_id: 'k1', http: { path: '/v1/slow', status: 499 }, attrs: { aborted: 'true' } })
   })
 })
 

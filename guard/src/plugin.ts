@@ -263,6 +263,14 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
       emitted: false,
     }
     request[STATE] = st
+    // A client that goes away before the response is sent gets no onResponse (and, for a
+    // request without a body, no onRequestAbort either): the response's close is the one
+    // signal every such case shares.
+    reply.raw.once('close', () => {
+      if (st.emitted || reply.raw.writableFinished) return
+      st.emitted = true
+      emit(buildRequestEvent(request, undefined, st))
+    })
     request.guard = {
       get key() {
         return st.refusal ? undefined : st.key
@@ -382,12 +390,6 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
     emit(buildRequestEvent(request, reply, st))
   })
 
-  app.addHook('onRequestAbort', async (request: WithState) => {
-    const st = request[STATE]
-    if (!st || st.emitted) return
-    st.emitted = true
-    emit(buildRequestEvent(request, undefined, st))
-  })
 }
 
 /** The guard plugin; register it before the routes it guards (and before other preParsing hooks). */
