@@ -2,10 +2,11 @@
  * The two fields every guard event gets the same way: a unique `id` (CONTRACT §1's
  * idempotency key, unique per source) and `ts`, RFC 3339 UTC with microseconds.
  */
-import { randomUUID } from 'node:crypto'
+import { newEventId } from './event-id.js'
 
+/** Time-ordered (ULID-like), like the ids the shipper assigns: one kind of id in every event. */
 export function eventId(): string {
-  return randomUUID()
+  return newEventId()
 }
 
 /** RFC 3339 UTC with µs from epoch milliseconds (fractional milliseconds give the µs). */
