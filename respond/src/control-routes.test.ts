@@ -209,6 +209,17 @@ describe('control stream', () => {
     sse.close()
   })
 
+  it('answers the response head at once when resuming with nothing to catch up on', async () => {
+    const base = await start({ keepAliveMs: 60_000 })
+    await revoke(1)
+    const sse = openStream(`${base}/v1/control/stream`, { ...signed(), 'last-event-id': '1' })
+    const status = await Promise.race([sse.status, new Promise<number>((r) => setTimeout(() => r(-1), 2_000))])
+    expect(status).toBe(200)
+    await revoke(2)
+    await expect.poll(() => versionsOf(sse)).toEqual([2])
+    sse.close()
+  })
+
   it('refuses a resume point that is not a version, or one it never issued', async () => {
     const base = await start()
     await revoke(1)

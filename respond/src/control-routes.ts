@@ -113,6 +113,10 @@ export function controlRoutes(deps: ControlRoutesDeps): FastifyPluginAsync {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     })
+    // Node sends the head with the first body bytes: a resumed stream with nothing to catch up
+    // on would otherwise answer nothing until the first delta or keep-alive (15 s), and a guard
+    // waiting for the response headers gives up and reconnects in a loop.
+    raw.flushHeaders()
     const keepAlive = setInterval(() => {
       if (!closed) raw.write(': keep-alive\n\n')
     }, keepAliveMs)
