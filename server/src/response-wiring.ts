@@ -99,24 +99,31 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
       await deps.alerts.attachIncident(alertId, incidentId, 'respond')
     },
   })
-  const response = await startResponse({
-    config,
-    store,
-    redis,
-    logger,
-    keys,
-    killswitches,
-    incidents,
-    audit,
-    control,
-    cursors,
-    queuePrefix: prefix,
-    // A webhook step signs with the current secret of the source it names: the receiver
-    // verifies it like ingest does, and no secret is ever written in a playbook.
-    secrets: { resolve: async (ref) => (await deps.secretsFor(ref))?.[0] ?? null },
-    ...(deps.playbooksDir ? { playbooksDir: deps.playbooksDir } : {}),
-    ...(deps.digestPattern !== undefined ? { digestPattern: deps.digestPattern } : {}),
-  })
+  let response: Response
+  try {
+    response = await startResponse({
+      config,
+      store,
+      redis,
+      logger,
+      keys,
+      killswitches,
+      incidents,
+      audit,
+      control,
+      cursors,
+      queuePrefix: prefix,
+      // A webhook step signs with the current secret of the source it names: the receiver
+      // verifies it like ingest does, and no secret is ever written in a playbook.
+      secrets: { resolve: async (ref) => (await deps.secretsFor(ref))?.[0] ?? null },
+      ...(deps.playbooksDir ? { playbooksDir: deps.playbooksDir } : {}),
+      ...(deps.digestPattern !== undefined ? { digestPattern: deps.digestPattern } : {}),
+    })
+  } catch (err) {
+    // A playbook that does not load stops start-up; what was opened for it is closed first.
+    await control.close().catch(() => {})
+    throw err
+  }
 
   const approvers = new Set(config.slack.approvers)
   const onSlackAction = async (click: SlackInteraction) => {
