@@ -44,6 +44,8 @@ export const DETECTION_TABLES = [
   'rollup_source_skew_1s',
   // migration 004 (account detectors)
   'rollup_denials_1s',
+  // migration 005 (order.fat_finger's per-key orders)
+  'key_orders',
 ]
 
 const toCh = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, iso.length - 1)}`

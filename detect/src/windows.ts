@@ -62,8 +62,8 @@ FROM rollup_entity_1s
 WHERE entity_type = {et:String}
   AND bucket > toDateTime({lo:Int64}, 'UTC') AND bucket <= toDateTime({hi:Int64}, 'UTC')
   AND entity_id IN {ids:Array(String)}
-  AND toUnixTimestamp(bucket) > arrayElement({starts:Array(Int64)}, indexOf({ids:Array(String)}, entity_id))
-  AND toUnixTimestamp(bucket) <= arrayElement({ends:Array(Int64)}, indexOf({ids:Array(String)}, entity_id))
+  AND toUnixTimestamp(bucket) > transform(entity_id, {ids:Array(String)}, {starts:Array(Int64)}, toInt64(0))
+  AND toUnixTimestamp(bucket) <= transform(entity_id, {ids:Array(String)}, {ends:Array(Int64)}, toInt64(0))
 GROUP BY entity_id`
 
 /**

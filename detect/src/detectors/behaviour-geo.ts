@@ -67,20 +67,25 @@ async function readRecentUse(
   store: Store,
   asks: ReadonlyArray<{ key: string; country: string; fromMs: number; beforeMs: number }>,
 ): Promise<Map<string, number>> {
-  const pairs = asks.map((a) => `${a.key}\u0000${a.country}`)
+  // One entry per pair, the first ask's (as indexOf read them before): transform() looks a
+  // pair up by hash, where indexOf scanned the whole array for every row.
+  const first = new Map<string, { fromMs: number; beforeMs: number }>()
+  for (const a of asks) if (!first.has(`${a.key}\u0000${a.country}`)) first.set(`${a.key}\u0000${a.country}`, a)
+  const pairs = [...first.keys()]
+  const uniq = [...first.values()]
   const rows = await store.query<{ pair: string; last: string }>(
     `SELECT concat(api_key_id, '\\0', country) AS pair, toString(max(first_seen)) AS last
      FROM key_geo_1d
      WHERE api_key_id IN {keys:Array(String)} AND day >= toDate({from:DateTime64(9, 'UTC')}) AND day <= toDate({to:DateTime64(9, 'UTC')})
-       AND has({pairs:Array(String)}, pair)
-       AND toUnixTimestamp64Micro(first_seen) < arrayElement({befores:Array(Int64)}, indexOf({pairs:Array(String)}, pair))
-       AND day >= toDate(fromUnixTimestamp64Micro(arrayElement({froms:Array(Int64)}, indexOf({pairs:Array(String)}, pair)), 'UTC'))
+       AND pair IN {pairs:Array(String)}
+       AND toUnixTimestamp64Micro(first_seen) < transform(pair, {pairs:Array(String)}, {befores:Array(Int64)}, toInt64(0))
+       AND day >= toDate(fromUnixTimestamp64Micro(transform(pair, {pairs:Array(String)}, {froms:Array(Int64)}, toInt64(0)), 'UTC'))
      GROUP BY pair`,
     {
       keys: [...new Set(asks.map((a) => a.key))],
       pairs,
-      befores: asks.map((a) => msToMicros(a.beforeMs)),
-      froms: asks.map((a) => msToMicros(a.fromMs)),
+      befores: uniq.map((a) => msToMicros(a.beforeMs)),
+      froms: uniq.map((a) => msToMicros(a.fromMs)),
       from: msToChTime(Math.min(...asks.map((a) => a.fromMs))),
       to: msToChTime(Math.max(...asks.map((a) => a.beforeMs))),
     },
@@ -235,8 +240,8 @@ async function readPrevious(store: Store, before: ReadonlyMap<string, number>, w
      FROM events
      WHERE api_key_id IN {keys:Array(String)} AND ts >= {lo:DateTime64(9, 'UTC')} AND ts < {hi:DateTime64(9, 'UTC')}
        AND geo_lat IS NOT NULL AND geo_lon IS NOT NULL ${needCity ? "AND geo_city != ''" : ''}
-       AND toUnixTimestamp64Micro(ts) < arrayElement({befores:Array(Int64)}, indexOf({keys:Array(String)}, api_key_id))
-       AND toUnixTimestamp64Micro(ts) >= arrayElement({befores:Array(Int64)}, indexOf({keys:Array(String)}, api_key_id)) - {window:Int64}
+       AND toUnixTimestamp64Micro(ts) < transform(api_key_id, {keys:Array(String)}, {befores:Array(Int64)}, toInt64(0))
+       AND toUnixTimestamp64Micro(ts) >= transform(api_key_id, {keys:Array(String)}, {befores:Array(Int64)}, toInt64(0)) - {window:Int64}
      ORDER BY k, ts DESC
      LIMIT {n:UInt32} BY k`,
     { keys, befores, lo: msToChTime(lo), hi: msToChTime(hi), window: msToMicros(windowMs), n: PREVIOUS_CANDIDATES },
