@@ -70,10 +70,10 @@ beforeAll(async () => {
     secret,
     dataDir: outboxDir,
     lostChannelPolicy: 'fail_open',
-    // The guard's own lockout (10 failures by default) would refuse the rest of a burst as
-    // `locked_out` before its signature is checked, and Vigil's auth.brute_force counts only
-    // wrong-secret reasons: with the default, a single guard never shows Vigil the 40
-    // failures that make the alert critical. Raised here so Vigil's response is what acts.
+    // With the guard's default lockout (10 failures) the key would be locked too: Vigil still
+    // revokes it (auth.brute_force counts the `locked_out` refusals that follow), but the
+    // guard would then answer a correct request `locked_out`, checked before revocation.
+    // Raised here so the test sees Vigil's revocation itself being enforced.
     lockout: { maxFailures: 500 },
     // Short backoffs keep the outage in (c) from stretching the run.
     shipper: { flushMs: 50, retryBaseMs: 100, retryMaxMs: 1_000 },
