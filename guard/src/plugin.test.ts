@@ -390,7 +390,7 @@ describe('vigilGuard: lockout', () => {
     expectRefused(await h.send({ secret: OTHER }), 'locked_out')
     const lockouts = h.events.filter((e) => e.action === 'auth.lockout')
     expect(lockouts).toHaveLength(1)
-    expect(lockouts[0]).toMatchObject({ api_key_id: 'k1', account_id: 'acc-1', attrs: { locked: 'api_key' } })
+    expect(lockouts[0]).toMatchObject({ outcome: 'denied', reason: 'locked_out', api_key_id: 'k1', account_id: 'acc-1', attrs: { locked: 'api_key' } })
     // 3 refusals + 1 lockout + 2 locked_out: one event per request plus the lifecycle event.
     expect(h.events.filter((e) => e.action !== 'auth.lockout')).toHaveLength(5)
     // Another key is unaffected, and the lock ends.

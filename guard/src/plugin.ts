@@ -207,7 +207,10 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
       id: eventId(),
       ts: eventTs(now()),
       action: 'auth.lockout',
-      outcome: 'success',
+      // A refusal state, not a success: detectors read any success on a key as the key
+      // being used (auth.success_after_failures would fire on every lockout otherwise).
+      outcome: 'denied',
+      reason: 'locked_out',
       ...(byKey && st.key ? { api_key_id: st.key.id, account_id: st.key.account_id } : {}),
       ...(!byKey && st.claimedKeyId ? { api_key_id: st.claimedKeyId } : {}),
       client_ip: request.ip,

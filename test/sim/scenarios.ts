@@ -159,8 +159,6 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     build: () => ({ labels: [] }),
   },
   'auth.brute_force': {
-    // The guard's auth.lockout event is outcome success; auth.success_after_failures reads it as a success (see README).
-    mayAlsoRaise: ['auth.success_after_failures'],
     description: 'One address in Lagos sends 30 forged signatures on one key, one a second (the guard locks the key after 10; the rest are refused locked_out).',
     lengthMs: 35_000,
     build(ctx) {
