@@ -7,7 +7,7 @@
  * `rules/detections/auth_brute_force.yaml: /params/min_failures must be integer`, so an
  * author can go straight to the spot.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,7 +15,7 @@ import AjvModule, { type ErrorObject } from 'ajv'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseDocument, type Document } from 'yaml'
-import { VigilError, severityRank, type Severity } from '@vigil/core'
+import { VigilError, formatFileProblem, listDataFiles, schemaProblems, severityRank, type Severity } from '@vigil/core'
 import {
   BUILTIN_RULE_IDS,
   CIDR_PATTERN,
@@ -90,7 +90,7 @@ export interface RuleProblem {
 
 /** One line per problem, as printed by the CLI. */
 export function formatProblem(p: RuleProblem): string {
-  return `${p.file}: ${p.path ? `${p.path} ` : ''}${p.message}`
+  return formatFileProblem(p)
 }
 
 /**
@@ -114,7 +114,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict:
 const validateRuleFile = ajv.compile<RuleFile>(RuleSchema)
 const validateFixtureEvent = ajv.compile<FixtureEvent>(FixtureEventSchema)
 
-const PATTERN_HINTS: Record<string, string> = {
+const PATTERN_HINTS: Readonly<Record<string, string>> = {
   [DURATION_PATTERN]: 'is not a duration (use e.g. 500ms, 30s, 5m, 1h, 7d)',
   [FIXTURE_TS_PATTERN]: 'is not an RFC 3339 UTC time or an offset like +1.5s or -7d',
   [DATE_PATTERN]: 'is not a date (YYYY-MM-DD)',
@@ -125,49 +125,14 @@ const PATTERN_HINTS: Record<string, string> = {
 
 const quote = (v: unknown) => JSON.stringify(v)
 
-function describeAjvError(e: ErrorObject): { path: string; message: string } | undefined {
-  const at = e.instancePath
-  // A union's own error says it all; its branches' errors only repeat it.
-  if (e.schemaPath.includes('/anyOf/')) return undefined
-  switch (e.keyword) {
-    case 'if':
-      return undefined
-    case 'required':
-      return { path: `${at}/${(e.params as { missingProperty: string }).missingProperty}`, message: 'is required' }
-    case 'additionalProperties':
-      return { path: `${at}/${(e.params as { additionalProperty: string }).additionalProperty}`, message: 'is not a known key' }
-    case 'anyOf': {
-      const branches = ((e.parentSchema as { anyOf?: Array<{ const?: unknown }> } | undefined)?.anyOf ?? [])
-      if (branches.length > 0 && branches.every((b) => b.const !== undefined)) {
-        return { path: at || '/', message: `${quote(e.data)} must be one of ${branches.map((b) => String(b.const)).join(', ')}` }
-      }
-      return { path: at || '/', message: 'is not of an allowed form (number, string, boolean, list or map of those)' }
-    }
-    case 'pattern': {
-      const hint = PATTERN_HINTS[(e.params as { pattern: string }).pattern]
-      return { path: at || '/', message: hint ? `${quote(e.data)} ${hint}` : (e.message ?? 'is invalid') }
-    }
-    case 'minLength':
-      if ((e.params as { limit: number }).limit === 1) return { path: at || '/', message: 'must not be empty' }
-      break
-    case 'minItems':
-      return { path: at || '/', message: `must have at least ${(e.params as { limit: number }).limit} item${(e.params as { limit: number }).limit === 1 ? '' : 's'}` }
-  }
-  return { path: at || '/', message: e.message ?? 'is invalid' }
-}
-
 function ajvProblems(errors: readonly ErrorObject[] | null | undefined, file: string, prefix = '', rule?: string): RuleProblem[] {
-  const seen = new Set<string>()
-  const out: RuleProblem[] = []
-  for (const e of errors ?? []) {
-    const d = describeAjvError(e)
-    if (!d) continue
-    const key = `${d.path} ${d.message}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    out.push({ file, path: `${prefix}${d.path === '/' && prefix ? '' : d.path}`, message: d.message, check: 'schema', ...(rule ? { rule } : {}) })
-  }
-  return out
+  return schemaProblems(errors, PATTERN_HINTS).map((d) => ({
+    file,
+    path: `${prefix}${d.path === '/' && prefix ? '' : d.path}`,
+    message: d.message,
+    check: 'schema' as const,
+    ...(rule ? { rule } : {}),
+  }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -389,12 +354,7 @@ export function readRule(file: string): Rule {
 
 /** Every entry of a rules folder that is a file and not hidden, sorted; absolute paths. */
 export function listRuleFiles(dir: string = DEFAULT_RULES_DIR): string[] {
-  if (!existsSync(dir)) return []
-  return readdirSync(dir)
-    .filter((name) => !name.startsWith('.'))
-    .map((name) => path.join(dir, name))
-    .filter((file) => statSync(file).isFile())
-    .sort()
+  return listDataFiles(dir)
 }
 
 function loadAll(dir: string): Rule[] {

@@ -7,14 +7,14 @@
  * e.g. `rules/playbooks/high_alert.yaml: /steps/1/params/channel must be string`, and the
  * loaders throw them together as one `PlaybookError` (VIGIL_ERR_PLAYBOOK_INVALID).
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import AjvModule, { type ErrorObject } from 'ajv'
 import { Value } from '@sinclair/typebox/value'
 import { parseDocument } from 'yaml'
-import { VigilError, severityRank, type Alert } from '@vigil/core'
+import { VigilError, formatFileProblem, listDataFiles, schemaProblems, severityRank, type Alert } from '@vigil/core'
 import type { Action } from './action.js'
 import { templateProblems, TEMPLATE_FIELDS } from './actions/template.js'
 import {
@@ -99,7 +99,7 @@ export interface PlaybookProblem {
 
 /** One line per problem, as printed by the CLI. */
 export function formatPlaybookProblem(p: PlaybookProblem): string {
-  return `${p.file}: ${p.path ? `${p.path} ` : ''}${p.message}`
+  return formatFileProblem(p)
 }
 
 /** Every problem found, one a line after the registry's message. */
@@ -119,7 +119,7 @@ const Ajv = AjvModule as unknown as typeof AjvModule.default
 const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true })
 const validatePlaybookFile = ajv.compile<PlaybookFile>(PlaybookSchema)
 
-const PATTERN_HINTS: Record<string, string> = {
+const PATTERN_HINTS: Readonly<Record<string, string>> = {
   [DURATION_PATTERN]: 'is not a duration (use e.g. 500ms, 30s, 5m, 1h, 7d)',
   [DATE_PATTERN]: 'is not a date (YYYY-MM-DD)',
   // Playbook ids and action names share one pattern.
@@ -133,48 +133,17 @@ const quote = (v: unknown) => {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s
 }
 
-function describeAjvError(e: ErrorObject): { path: string; message: string } | undefined {
-  const at = e.instancePath
-  if (e.schemaPath.includes('/anyOf/')) return undefined
-  switch (e.keyword) {
-    case 'required':
-      return { path: `${at}/${(e.params as { missingProperty: string }).missingProperty}`, message: 'is required' }
-    case 'additionalProperties':
-      return { path: `${at}/${String((e.params as { additionalProperty: string }).additionalProperty).slice(0, 64)}`, message: 'is not a known key' }
-    case 'anyOf': {
-      const branches = (e.parentSchema as { anyOf?: Array<{ const?: unknown }> } | undefined)?.anyOf ?? []
-      if (branches.length > 0 && branches.every((b) => b.const !== undefined)) {
-        return { path: at || '/', message: `${quote(e.data)} must be one of ${branches.map((b) => String(b.const)).join(', ')}` }
-      }
-      return { path: at || '/', message: 'must be a number, a string or a boolean' }
-    }
-    case 'pattern': {
-      const hint = PATTERN_HINTS[(e.params as { pattern: string }).pattern]
-      return { path: at || '/', message: hint ? `${quote(e.data)} ${hint}` : (e.message ?? 'is invalid') }
-    }
-    case 'minLength':
-      if ((e.params as { limit: number }).limit === 1) return { path: at || '/', message: 'must not be empty' }
-      break
-    case 'minItems': {
-      const n = (e.params as { limit: number }).limit
-      return { path: at || '/', message: `must have at least ${n} item${n === 1 ? '' : 's'}` }
-    }
-  }
-  return { path: at || '/', message: e.message ?? 'is invalid' }
-}
+// Keys and values in a playbook may come from whoever can write one: echo them bounded.
+const SCHEMA_ERROR_STYLE = { quote, unionMessage: 'must be a number, a string or a boolean', maxKeyLength: 64 } as const
 
 function ajvProblems(errors: readonly ErrorObject[] | null | undefined, file: string, playbook?: string): PlaybookProblem[] {
-  const seen = new Set<string>()
-  const out: PlaybookProblem[] = []
-  for (const e of errors ?? []) {
-    const d = describeAjvError(e)
-    if (!d) continue
-    const key = `${d.path} ${d.message}`
-    if (seen.has(key)) continue
-    seen.add(key)
-    out.push({ file, path: d.path, message: d.message, check: 'schema', ...(playbook ? { playbook } : {}) })
-  }
-  return out
+  return schemaProblems(errors, PATTERN_HINTS, SCHEMA_ERROR_STYLE).map((d) => ({
+    file,
+    path: d.path,
+    message: d.message,
+    check: 'schema' as const,
+    ...(playbook ? { playbook } : {}),
+  }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -403,12 +372,7 @@ export function readPlaybook(file: string, actions: ActionRegistry): Playbook {
 
 /** Every entry of a playbooks folder that is a file and not hidden, sorted; absolute paths. */
 export function listPlaybookFiles(dir: string = DEFAULT_PLAYBOOKS_DIR): string[] {
-  if (!existsSync(dir)) return []
-  return readdirSync(dir)
-    .filter((name) => !name.startsWith('.'))
-    .map((name) => path.join(dir, name))
-    .filter((file) => statSync(file).isFile())
-    .sort()
+  return listDataFiles(dir)
 }
 
 /**
