@@ -157,7 +157,8 @@ function orderFields(req: FastifyRequest): GuardEvent['order'] | undefined {
   if (typeof b.price === 'number' && Number.isFinite(b.price)) out.price = b.price
   if (typeof b.venue === 'string') out.venue = b.venue.slice(0, 16)
   if (out.qty !== undefined && out.price !== undefined) out.notional = out.qty * out.price
-  out.currency = 'USD'
+  // The instrument's currency when the client names it (ISO 4217); the demo's default is USD.
+  out.currency = typeof b.currency === 'string' && /^[A-Z]{3}$/.test(b.currency) ? b.currency : 'USD'
   return out
 }
 

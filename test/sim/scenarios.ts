@@ -80,6 +80,7 @@ function orderBody(key: SimKey, rng: Rng, qty = cleanQty(key, rng), symbol = rng
     type: market ? 'market' : 'limit',
     qty,
     venue: symbol.venue,
+    currency: symbol.currency,
     client_order_id: `${key.id}-${(coidSeq++).toString(36)}-${rng.token(6)}`,
   }
   if (!market) body.price = Math.round(priceOf(symbol.symbol) * (1 + 0.003 * rng.normal(3)) * 100) / 100
