@@ -427,7 +427,7 @@ describe('clock.skew', () => {
   }
 
   it('judges the whole window, whichever tick brought its events, and honours per-source limits', async () => {
-    const rule = ruleOf('clock.skew', { params: { source_max_skew_ms: { 'voice-desk': 1000 } } })
+    const rule = ruleOf('clock.skew', { params: { max_skew_ms: 1, source_max_skew_ms: { 'voice-desk': 1000 } } })
     const engine = engineFor([rule])
     await store('gw-a', Array.from({ length: 12 }, (_, i) => skewed(NOW + i * 5000, 4)))
     await store('voice-desk', Array.from({ length: 30 }, (_, i) => skewed(NOW + i * 5000, 40)))
@@ -452,7 +452,7 @@ function everythingBatch(): Array<Record<string, unknown>> {
   out.push(...Array.from({ length: 320 }, (_, i) => order(NOW + i * 1000, 'ak_algo_ALL2', 'SAP', 10, 200)))
   out.push(order(NOW + 2000, 'ak_algo_ALL3', 'SIRI', 2_500_000, 0.85))
   out.push(ev(NOW, { client_ip: '203.0.113.99', http: { method: 'GET', path: '/v1/reports/..%2f..%2fetc%2fpasswd', status: 404 } }))
-  out.push(...Array.from({ length: 30 }, (_, i) => ({ ...ev(NOW + i * 5000), source: 'gw-skew', received_at: iso(NOW + i * 5000 + 9), clock_skew_ms: 9 })))
+  out.push(...Array.from({ length: 30 }, (_, i) => ({ ...ev(NOW + i * 5000), source: 'gw-skew', received_at: iso(NOW + i * 5000 + 900), clock_skew_ms: 900 })))
   return out
 }
 
