@@ -64,6 +64,7 @@ let folder: { dir: string; remove(): void }
 /** A trading API's webhook endpoint: records each call, answers 200. */
 let receiver: Server
 const webhookCalls: Array<{ headers: IncomingHttpHeaders; body: Buffer }> = []
+const SLOW_MS = 1500
 
 beforeAll(async () => {
   h = await startRespondHarness()
@@ -72,7 +73,9 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       webhookCalls.push({ headers: req.headers, body: Buffer.concat(chunks) })
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+      // /slow stands for a slow outside service ahead of containment in a playbook.
+      const delay = req.url === '/slow' ? SLOW_MS : 0
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'), delay)
     })
   })
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()))
@@ -82,6 +85,11 @@ beforeAll(async () => {
     'signed.yaml': playbook('signed', 'test.signed', `  - action: open_incident
   - action: webhook
     params: { url: "http://127.0.0.1:${port}/vigil", source: acme-trading }
+`),
+    'contain.yaml': playbook('contain', 'test.contain', `  - action: open_incident
+  - action: webhook
+    params: { url: "http://127.0.0.1:${port}/slow", source: acme-trading }
+  - action: revoke_key
 `),
   })
   e = await startEngineHarness(h, { playbooksDir: folder.dir, secrets })
@@ -132,14 +140,11 @@ describe('playbook engine', () => {
     expect(run?.incident_id).toMatch(/^in_/)
     const timeline = await e.timelineOf(runId)
     const steps = timeline.filter((t) => t.kind.startsWith('step_')).map((t) => `${t.kind}:${t.step}:${t.outcome ?? ''}`)
-    expect(steps).toEqual([
-      'step_attempt:open_incident:',
-      'step_done:open_incident:done',
-      'step_attempt:revoke_key:',
-      'step_done:revoke_key:done',
-      'step_attempt:notify_slack:',
-      'step_done:notify_slack:done',
-    ])
+    expect(steps.slice(0, 2)).toEqual(['step_attempt:open_incident:', 'step_done:open_incident:done'])
+    // revoke_key is containment: queued at run start, beside the chain, so it may interleave with notify_slack.
+    expect(steps.filter((s) => s.includes(':revoke_key:'))).toEqual(['step_attempt:revoke_key:', 'step_done:revoke_key:done'])
+    expect(steps.filter((s) => s.includes(':notify_slack:'))).toEqual(['step_attempt:notify_slack:', 'step_done:notify_slack:done'])
+    expect(steps).toHaveLength(6)
     expect(timeline.filter((t) => t.kind === 'step_done').every((t) => t.actor === 'playbook:basic' && t.attempt === 1)).toBe(true)
   })
 
@@ -215,8 +220,8 @@ describe('playbook engine', () => {
     const note = timeline.find((t) => t.kind === 'step_dead_lettered')
     expect(note).toMatchObject({ outcome: 'dead_lettered', attempt: 2, detail: { dead_letter_id: dead?.id } })
     expect(String(note?.detail.note)).toContain(`vigil respond dlq retry ${dead?.id}`)
-    // The run stopped: the step after the dead one never ran.
-    expect((await e.keys.get(alert.api_key_id as string)).status).toBe('active')
+    // The run stopped; containment (revoke_key, queued at run start) did not wait for the dead step.
+    expect(await e.response.runs.successOf(`${runId}.2`)).toMatchObject({ outcome: 'done' })
 
     const retried = await e.response.retryDeadLetter(dead?.id as string, 'operator:tok_1')
     expect(retried.status).toBe('retried')
@@ -236,6 +241,28 @@ describe('playbook engine', () => {
     await expect(e.response.retryDeadLetter('../../etc', 'operator:tok_1')).rejects.toSatisfy((err) => isVigilError(err) && err.code === 'dead_letter_not_found')
   })
 
+  it('containment does not wait for earlier steps: the key is revoked once, before a slow step ends, with its attempt and outcome on the timeline', async () => {
+    const alert = newAlert('test.contain')
+    const runId = runIdOf(alert.id, 'contain')
+    const started = Date.now()
+    await e.publish(alert)
+    await e.waitFor(async () => ((await e.keys.get(alert.api_key_id as string)).status === 'revoked' ? true : undefined))
+    // The webhook ahead of it (SLOW_MS) has not finished yet.
+    expect(Date.now() - started).toBeLessThan(SLOW_MS)
+    expect(await e.response.runs.successOf(`${runId}.1`)).toBeUndefined()
+    await runDone(runId)
+
+    const revocations = (await e.audit.list({ limit: 1000 })).filter((a) => a.action === 'key.revoke' && a.subject === alert.api_key_id)
+    expect(revocations).toHaveLength(1)
+    const rows = await h.store.query<{ n: string }>(`SELECT count() AS n FROM respond_steps WHERE idempotency_key = {k:String}`, { k: `${runId}.2` })
+    expect(Number(rows[0]?.n)).toBe(1)
+    const timeline = await e.timelineOf(runId)
+    const revoke = timeline.filter((t) => t.step === 'revoke_key').map((t) => `${t.kind}#${t.attempt}:${t.outcome ?? ''}`)
+    expect(revoke).toEqual(['step_attempt#1:', 'step_done#1:done'])
+    expect(timeline.filter((t) => t.kind === 'step_done').map((t) => t.step).sort()).toEqual(['open_incident', 'revoke_key', 'webhook'])
+    expect((await e.keys.get(alert.api_key_id as string)).incident_id).toBe((await e.response.runs.getRun(runId))?.incident_id)
+  })
+
   it('an unrecoverable failure goes straight to the dead letters, after one attempt', async () => {
     const alert = newAlert('test.unfixable', { api_key_id: null, entity: { type: 'ip', id: '198.51.100.7' } })
     await e.publish(alert)
@@ -253,7 +280,7 @@ describe('playbook engine', () => {
     await e.alerts.add('alert', { id: 'x', rule: 'test.basic', severity: 'urgent' }, { jobId: 'not-an-alert' })
     await e.waitFor(async () => ((await e.alerts.getJobState(alert.id)) === 'completed' ? true : undefined))
     await e.waitFor(async () => ((await e.alerts.getJobState('not-an-alert')) === 'failed' ? true : undefined))
-    for (const pb of ['basic', 'flaky', 'doomed', 'unfixable']) expect(await e.response.runs.getRun(runIdOf(alert.id, pb))).toBeUndefined()
+    for (const pb of ['basic', 'flaky', 'doomed', 'unfixable', 'contain']) expect(await e.response.runs.getRun(runIdOf(alert.id, pb))).toBeUndefined()
   })
 
   it('the daily digest emails the medium and low incidents of the last day, once per period', async () => {

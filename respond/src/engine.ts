@@ -5,20 +5,25 @@
  * for each (alert, matching playbook). A run's steps go one at a time through the queue
  * `respond-steps`, each a job whose id is the step's idempotency key
  * `<alert id>.<playbook id>.<step index>`; the next step is queued when one completes.
+ * Containment steps — after the first, destructive (revoke_key, kill_switch), without
+ * approval and with a `when` that holds for the alert, up to the first step that needs
+ * approval — are queued at run start on `respond-containment` (own worker, same job ids,
+ * processing and run log); the chain passes over them, and stops at one that was dead-lettered.
  *
  * What is relied on (by server's wiring, the CLI, and the tests):
  * - Exactly once: a key with a success in `respond_steps` never runs again, whatever Redis
  *   remembers; BullMQ's job ids stop double queueing meanwhile; and actions themselves are
  *   idempotent under the key (action.ts). The same alert delivered twice acts once.
  * - Every attempt and every outcome is a timeline entry on the run's incident (the first step
- *   opens it, so all later ones have one) and a row in `respond_steps`.
+ *   opens it; a containment step that ran before it existed has its entries written once it
+ *   does) and a row in `respond_steps`.
  * - Retries: exponential backoff with jitter per step (`retries`, `backoff`); an
  *   `UnrecoverableError` goes straight to the dead letters. A dead-lettered step stops its run
  *   until `retryDeadLetter` re-queues it with fresh attempts.
  * - `require_approval` parks the run (approvals.ts) until a decision or the timeout policy.
  * - A daily digest of the last day's medium/low incidents goes out by email.
  */
-import { Job, Queue, UnrecoverableError, Worker } from 'bullmq'
+import { Job, Queue, UnrecoverableError, Worker, type AdvancedOptions } from 'bullmq'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { FastifyPluginAsync } from 'fastify'
@@ -29,7 +34,7 @@ import { ACTIONS } from './actions/index.js'
 import { postApprovalRequest } from './actions/notify-slack.js'
 import { sendDigest as emailDigest } from './actions/notify-email.js'
 import { DEFAULT_PLAYBOOKS_DIR, conditionFails, loadPlaybooks, matchPlaybooks, type ActionRegistry, type Playbook } from './playbooks.js'
-import { RunLog, runIdOf, stepKeyOf, type RunStatus } from './run-log.js'
+import { RunLog, SUCCESS_OUTCOMES, runIdOf, stepKeyOf, type RunStatus } from './run-log.js'
 import { DeadLetters, safeErrorText, type DeadLetter } from './dlq.js'
 import { Approvals, type Approval } from './approvals.js'
 import { approvalsRoutes } from './approvals-routes.js'
@@ -38,6 +43,8 @@ import type { ListCursor } from './list-query.js'
 
 export const ALERTS_QUEUE = 'alerts'
 export const STEPS_QUEUE = 'respond-steps'
+/** Containment steps (destructive, unapproved, condition on the alert) queued at run start. */
+export const CONTAINMENT_QUEUE = 'respond-containment'
 export const DIGEST_QUEUE = 'respond-digest'
 const BACKOFF_TYPE = 'vigil-exponential-jitter'
 /** No retry waits longer than this. */
@@ -81,6 +88,10 @@ export interface ResponseDeps {
   actions?: ActionRegistry
   /** @defaultValue 8 */
   stepConcurrency?: number
+  /** Concurrency of the `respond-containment` worker. @defaultValue 16 */
+  containmentConcurrency?: number
+  /** Concurrency of the `alerts` worker (run starts). @defaultValue 16 */
+  alertConcurrency?: number
   /** Sends the daily digest of medium/low incidents. @defaultValue notify-email's `sendDigest` */
   sendDigest?: DigestSender
   /** Cron pattern (UTC) of the digest. @defaultValue `'0 7 * * *'`; `null` schedules none. */
@@ -118,6 +129,8 @@ interface StepJobData {
   actor: string
   /** Outcomes of the earlier steps of the run (ActionContext.done), carried so no step reads them back. */
   done: Done
+  /** Re-queued by a dead-letter retry: later steps may have run already, so each is checked. */
+  recheck?: boolean
 }
 
 type Done = ActionContext['done'][number][]
@@ -128,6 +141,7 @@ interface RunContext {
   runId: string
   incidentId: string | null
   done: Done
+  recheck?: boolean
 }
 
 /** Is queue data an alert we can act on? (detect writes it, but the queue is a boundary.) */
@@ -173,6 +187,7 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     ...(deps.secrets ? { secrets: deps.secrets } : {}),
   }
   const stepsQueue = new Queue<StepJobData>(STEPS_QUEUE, { connection, prefix })
+  const containmentQueue = new Queue<StepJobData>(CONTAINMENT_QUEUE, { connection, prefix })
 
   const timeline = async (incidentId: string | null, entry: Parameters<IncidentStore['addTimeline']>[1]) => {
     if (incidentId) await deps.incidents.addTimeline(incidentId, entry)
@@ -183,11 +198,60 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
 
   const setRun = (ctx: RunContext, status: RunStatus) => runs.setRun(ctx.alert, ctx.playbook.id, status, ctx.incidentId)
 
-  async function enqueueStep(ctx: RunContext, index: number, actor: string): Promise<void> {
+  /**
+   * The containment steps of a run: after the first step, destructive, without approval, and
+   * with a `when` that holds for the alert. They are queued at run start on `respond-containment`
+   * rather than waiting their turn. Scanning stops at the first step that needs approval: what
+   * comes after a person's decision waits for it.
+   */
+  function containmentOf(playbook: Playbook, alert: Alert): Set<number> {
+    const out = new Set<number>()
+    for (let i = 1; i < playbook.steps.length; i++) {
+      const step = playbook.steps[i] as Playbook['steps'][number]
+      if (step.approval) break
+      if (actionByType.get(step.action)?.destructive === true && conditionFails(step.when, alert) === null) out.add(i)
+    }
+    return out
+  }
+
+  /** Has every step of the run a success in the run log? */
+  async function allStepsDone(ctx: RunContext): Promise<boolean> {
+    const ok = new Set((await runs.doneOf(ctx.runId)).map((s) => s.step))
+    return ctx.playbook.steps.every((_, i) => ok.has(i))
+  }
+
+  /**
+   * Timeline entries of a containment step that ran before its run had an incident: written
+   * once the incident exists, by whichever of the chain and the containment worker sees it
+   * first (each entry claimed once in Redis).
+   */
+  async function flushDeferredTimeline(runId: string, alert: Alert, playbook: Playbook, index: number, incidentId: string): Promise<void> {
+    const step = playbook.steps[index]
+    if (!step) return
+    const key = stepKeyOf(runId, index)
+    const base = { alert_id: alert.id, playbook: playbook.id, step: step.action }
+    const claim = async (what: string) => (await deps.redis.set(`${prefix}:respond:deferred-tl:${key}:${what}`, '1', 'EX', 7 * 86_400, 'NX')) === 'OK'
+    for (const rec of await runs.stepHistory(key)) {
+      if (rec.attempt < 1) continue
+      if (await claim(`${rec.attempt}:attempt`)) {
+        await timeline(incidentId, { ...base, kind: 'step_attempt', actor: rec.actor, attempt: rec.attempt, outcome: null, detail: { step_index: index, of: step.attempts } })
+      }
+      if (!(await claim(`${rec.attempt}:${rec.outcome}`))) continue
+      if (rec.outcome === 'failed') {
+        await timeline(incidentId, { ...base, kind: 'step_failed', actor: rec.actor, attempt: rec.attempt, outcome: 'failed', detail: { step_index: index, error: rec.error } })
+      } else if (rec.outcome === 'dead_lettered') {
+        await timeline(incidentId, { ...base, kind: 'step_dead_lettered', actor: 'system', attempt: rec.attempt, outcome: 'dead_lettered', detail: { step_index: index, dead_letter_id: rec.summary, attempts: rec.attempt, error: rec.error, note: `gave up after ${rec.attempt} attempt${rec.attempt === 1 ? '' : 's'}; retry with: vigil respond dlq retry ${rec.summary}` } })
+      } else if (SUCCESS_OUTCOMES.includes(rec.outcome)) {
+        await timeline(incidentId, { ...base, kind: 'step_done', actor: rec.actor, attempt: rec.attempt, outcome: rec.outcome, detail: { step_index: index, summary: rec.summary } })
+      }
+    }
+  }
+
+  async function enqueueStep(ctx: RunContext, index: number, actor: string, queue: Queue<StepJobData> = stepsQueue, recheck = false): Promise<void> {
     const step = ctx.playbook.steps[index]
     if (!step) return
-    const data: StepJobData = { runId: ctx.runId, alert: ctx.alert, playbook: ctx.playbook.id, step: index, incidentId: ctx.incidentId, actor, done: ctx.done }
-    await stepsQueue.add(step.action, data, {
+    const data: StepJobData = { runId: ctx.runId, alert: ctx.alert, playbook: ctx.playbook.id, step: index, incidentId: ctx.incidentId, actor, done: ctx.done, ...(recheck ? { recheck } : {}) }
+    await queue.add(step.action, data, {
       jobId: stepKeyOf(ctx.runId, index),
       attempts: step.attempts,
       backoff: { type: BACKOFF_TYPE, delay: step.backoffMs },
@@ -200,9 +264,28 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
   /** Moves a run to step `index`: skips what its condition rules out, parks for approval, or queues it. */
   async function advance(ctx: RunContext, index: number): Promise<void> {
     const playbookActor = `playbook:${ctx.playbook.id}`
+    const containment = containmentOf(ctx.playbook, ctx.alert)
+    let passed = false
     for (let i = index; i < ctx.playbook.steps.length; i++) {
       const step = ctx.playbook.steps[i] as Playbook['steps'][number]
       const key = stepKeyOf(ctx.runId, i)
+      if (containment.has(i)) {
+        // Queued at run start on respond-containment: never again here. A dead-lettered one
+        // stops the run as any step does; one still under way does not hold the run up.
+        const last = (await runs.stepHistory(key)).at(-1)
+        if (last?.outcome === 'dead_lettered') {
+          await setRun(ctx, 'dead_lettered')
+          return
+        }
+        passed = true
+        continue
+      }
+      if (passed) {
+        // `done` reads the run log: containment outcomes are not carried in the job data.
+        ctx.done = (await doneOf(ctx.runId)).slice()
+        passed = false
+      }
+      if (ctx.recheck && (await runs.successOf(key))) continue
       const why = conditionFails(step.when, ctx.alert)
       if (why !== null) {
         if (!(await runs.successOf(key))) {
@@ -229,11 +312,19 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
         else if (approval.status === 'approved') await enqueueStep(ctx, i, approval.decided_by ?? playbookActor)
         return
       }
-      await enqueueStep(ctx, i, playbookActor)
+      await enqueueStep(ctx, i, playbookActor, stepsQueue, ctx.recheck === true)
       return
     }
+    // A containment step still under way finishes the run itself (processStep).
+    if (containment.size > 0 && !(await allStepsDone(ctx))) return
     await setRun(ctx, 'done')
     log.info({ run: ctx.runId, incident: ctx.incidentId }, 'playbook run done')
+  }
+
+  /** Queues the run's containment steps at once (idempotent: the same job ids every time). */
+  async function startContainment(ctx: RunContext): Promise<void> {
+    const actor = `playbook:${ctx.playbook.id}`
+    await Promise.all([...containmentOf(ctx.playbook, ctx.alert)].map((i) => enqueueStep(ctx, i, actor, containmentQueue)))
   }
 
   async function startRun(alert: Alert, playbook: Playbook): Promise<void> {
@@ -242,12 +333,16 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     if (existing) {
       // Delivered again. Only a run that died before its first step was queued needs a push;
       // queueing is idempotent (job id), so pushing a run that is fine changes nothing.
-      if (existing.status === 'running' && !(await runs.successOf(stepKeyOf(ctx.runId, 0)))) await advance(ctx, 0)
+      if (existing.status === 'running' && !(await runs.successOf(stepKeyOf(ctx.runId, 0)))) {
+        await advance(ctx, 0)
+        await startContainment(ctx)
+      }
       return
     }
     await setRun(ctx, 'running')
     log.info({ run: ctx.runId, alert: alert.id, rule: alert.rule, playbook: playbook.id }, 'playbook run started')
     await advance(ctx, 0)
+    await startContainment(ctx)
   }
 
   /** The incident of a run whose first step succeeded but left no id we know. */
@@ -268,11 +363,21 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     if (!step) throw new UnrecoverableError(`playbook ${d.playbook} has no step ${d.step}`)
     const action = actionByType.get(step.action)
     if (!action) throw new UnrecoverableError(`action ${step.action} is not registered`)
-    const ctx: RunContext = { alert: d.alert, playbook, runId: d.runId, incidentId: d.incidentId, done: Array.isArray(d.done) ? d.done : [] }
+    const ctx: RunContext = { alert: d.alert, playbook, runId: d.runId, incidentId: d.incidentId, done: Array.isArray(d.done) ? d.done : [], ...(d.recheck ? { recheck: true } : {}) }
     const key = stepKeyOf(d.runId, d.step)
     const base = { alert_id: d.alert.id, playbook: playbook.id, step: step.action }
+    // A containment step runs beside the chain: it neither opens the incident nor moves the run on.
+    const contained = job.queueName === CONTAINMENT_QUEUE
+    if (contained && ctx.incidentId === null) ctx.incidentId = (await runs.getRun(d.runId))?.incident_id ?? null
+    const deferred = contained && ctx.incidentId === null
+    const flushIfDeferred = async () => {
+      if (!deferred) return
+      const incidentId = (await runs.getRun(d.runId))?.incident_id
+      if (incidentId) await flushDeferredTimeline(d.runId, d.alert, playbook, d.step, incidentId)
+    }
 
     const prior = await runs.successOf(key)
+    if (prior && contained) return { outcome: 'recorded' }
     if (prior) {
       // Ran before (a redelivery, or a crash after the record): never again; go on.
       if (ctx.incidentId === null) ctx.incidentId = await incidentOf(ctx, undefined, d.actor)
@@ -329,15 +434,32 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
       } else {
         log.info({ run: d.runId, step: d.step, action: step.action, attempt, err: error }, 'step failed; will retry')
       }
+      await flushIfDeferred()
       throw err
     }
 
+    if (contained) {
+      const summary = maskText(result.summary)
+      await Promise.all([
+        runs.recordStep({ key, runId: d.runId, step: d.step, action: step.action, attempt, outcome: result.outcome, summary, error: '', actor: d.actor }),
+        timeline(ctx.incidentId, { ...base, kind: 'step_done', actor: d.actor, attempt, outcome: result.outcome, detail: { step_index: d.step, summary, ...(result.detail ?? {}) } }),
+      ])
+      await flushIfDeferred()
+      // The last step to finish finishes the run.
+      if (await allStepsDone(ctx)) await setRun(ctx, 'done')
+      return { outcome: result.outcome }
+    }
+
+    let opened = false
+    const containment = containmentOf(playbook, ctx.alert)
     if (ctx.incidentId === null) {
+      opened = true
       // The first step opened the incident: its attempt is recorded now that there is one.
       ctx.incidentId = await incidentOf(ctx, result, d.actor)
       await Promise.all([
         timeline(ctx.incidentId, { ...base, kind: 'step_attempt', actor: d.actor, attempt, outcome: null, detail: { step_index: d.step, of: attempts } }),
-        setRun(ctx, 'running'),
+        // With containment beside the chain, the run names its incident only after this step's entries (below).
+        containment.size === 0 ? setRun(ctx, 'running') : undefined,
       ])
     }
     const summary = maskText(result.summary)
@@ -345,6 +467,13 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
       runs.recordStep({ key, runId: d.runId, step: d.step, action: step.action, attempt, outcome: result.outcome, summary, error: '', actor: d.actor }),
       timeline(ctx.incidentId, { ...base, kind: 'step_done', actor: d.actor, attempt, outcome: result.outcome, detail: { step_index: d.step, summary, ...(result.detail ?? {}) } }),
     ])
+    if (opened && ctx.incidentId && containment.size > 0) {
+      // Containment steps that ran before the incident existed: their entries now, once the run
+      // names its incident (a containment step finishing from here on writes them itself).
+      const incidentId = ctx.incidentId
+      await setRun(ctx, 'running')
+      for (const i of containment) await flushDeferredTimeline(ctx.runId, ctx.alert, playbook, i, incidentId)
+    }
     ctx.done = [...ctx.done, { action: step.action, outcome: result.outcome, summary }]
     await advance(ctx, d.step + 1)
     return { outcome: result.outcome }
@@ -424,8 +553,10 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     const run = await runs.getRun(dead.run_id)
     const playbook = run ? playbookById.get(run.playbook) : undefined
     if (!run || !playbook) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `playbook ${dead.playbook} is not loaded`)
-    const old = await Job.fromId(stepsQueue, dead.idempotency_key)
-    if (old) await old.remove()
+    for (const queue of [stepsQueue, containmentQueue]) {
+      const old = await Job.fromId(queue, dead.idempotency_key)
+      if (old) await old.remove()
+    }
     const marked = await deadLetters.markRetried(id, actor)
     const ctx: RunContext = { alert: run.alert, playbook, runId: run.run_id, incidentId: run.incident_id, done: await doneOf(run.run_id) }
     await deps.audit.append({ actor, action: 'respond.dlq_retry', subject: id, detail: { run_id: run.run_id, step: dead.step, action: dead.action, incident_id: ctx.incidentId } })
@@ -440,7 +571,8 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
       detail: { step_index: dead.step, dead_letter_id: id },
     })
     await setRun(ctx, 'running')
-    await enqueueStep(ctx, dead.step, `playbook:${playbook.id}`)
+    // On the ordinary queue, so the run goes on from it; steps after it that ran already are not run again.
+    await enqueueStep(ctx, dead.step, `playbook:${playbook.id}`, stepsQueue, true)
     return marked
   }
 
@@ -473,23 +605,22 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
       for (const playbook of matched) await startRun(alert, playbook)
       return { playbooks: matched.map((p) => p.id) }
     },
-    { connection, prefix, concurrency: 4 },
+    { connection, prefix, concurrency: deps.alertConcurrency ?? 16 },
   )
   alertsWorker.on('error', onWorkerError('alerts'))
   alertsWorker.on('failed', (job, err) => log.error({ job: job?.id, err: errText(err) }, 'alert not handled'))
 
-  const stepsWorker = new Worker<StepJobData>(STEPS_QUEUE, processStep, {
-    connection,
-    prefix,
-    concurrency: deps.stepConcurrency ?? 8,
-    settings: {
-      backoffStrategy: (attemptsMade, _type, _err, job) => {
-        const delay = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 1000
-        return backoffDelay(attemptsMade, delay)
-      },
+  const stepSettings: AdvancedOptions = {
+    backoffStrategy: (attemptsMade, _type, _err, job) => {
+      const delay = (job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 1000
+      return backoffDelay(attemptsMade, delay)
     },
-  })
+  }
+  const stepsWorker = new Worker<StepJobData>(STEPS_QUEUE, processStep, { connection, prefix, concurrency: deps.stepConcurrency ?? 8, settings: stepSettings })
   stepsWorker.on('error', onWorkerError('steps'))
+  // The same processing (retries, dead letters, run log, timeline) on its own queue and workers.
+  const containmentWorker = new Worker<StepJobData>(CONTAINMENT_QUEUE, processStep, { connection, prefix, concurrency: deps.containmentConcurrency ?? 16, settings: stepSettings })
+  containmentWorker.on('error', onWorkerError('containment'))
   approvals.start()
 
   const digestQueue = new Queue(DIGEST_QUEUE, { connection, prefix })
@@ -512,9 +643,11 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     async close() {
       await alertsWorker.close()
       await stepsWorker.close()
+      await containmentWorker.close()
       await digestWorker.close()
       await approvals.close()
       await stepsQueue.close()
+      await containmentQueue.close()
       await digestQueue.close()
       connection.disconnect()
     },

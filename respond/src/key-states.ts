@@ -32,14 +32,20 @@ export function createKeyStateStore(deps: { store: Store; control: ControlLog; a
 
   async function get(apiKeyId: string): Promise<KeyState> {
     checkApiKeyId(apiKeyId)
-    const rows = await store.query<{ kind: string; at: string; reason: string; incident_id: string }>(
-      `SELECT kind, at, reason, incident_id FROM control_log
+    const rows = await store.query<{ kind: string; at: string; reason: string; incident_id: string; alert_id: string }>(
+      `SELECT kind, at, reason, incident_id, alert_id FROM control_log
        WHERE subject = {id:String} AND kind IN ('key_revoked', 'key_restored') ORDER BY version DESC LIMIT 1`,
       { id: apiKeyId },
     )
     const r = rows[0]
     if (!r || r.kind !== 'key_revoked') return { api_key_id: apiKeyId, status: 'active', revoked_at: null, reason: null, incident_id: null }
-    return { api_key_id: apiKeyId, status: 'revoked', revoked_at: chToIso(r.at), reason: r.reason, incident_id: r.incident_id || null }
+    let incidentId = r.incident_id || null
+    if (!incidentId && r.alert_id) {
+      // A containment step may revoke before its run's incident exists: the alert's incident then.
+      const inc = await store.query<{ incident_id: string }>(`SELECT incident_id FROM incident_alerts WHERE alert_id = {a:String} ORDER BY attached_at LIMIT 1`, { a: r.alert_id })
+      incidentId = inc[0]?.incident_id || null
+    }
+    return { api_key_id: apiKeyId, status: 'revoked', revoked_at: chToIso(r.at), reason: r.reason, incident_id: incidentId }
   }
 
   async function change(kind: 'key_revoked' | 'key_restored', apiKeyId: string, by: ChangeBy): Promise<Changed<KeyState>> {
