@@ -19,7 +19,7 @@ import { VigilError, maskText, type Store } from '@vigil/core'
 import type { AuditLog, IncidentStore } from './seams.js'
 import type { OnTimeout } from './playbook-schema.js'
 import { chToIso, dateToCh, isoToChText, windowConditions } from './clickhouse-time.js'
-import { nextVersion } from './run-log.js'
+import { nextVersion, type StepRef } from './run-log.js'
 
 export const APPROVALS_QUEUE = 'respond-approvals'
 export const APPROVAL_STATUSES = ['pending', 'approved', 'rejected', 'expired'] as const
@@ -28,17 +28,9 @@ export const APPROVAL_DECISIONS = ['approve', 'reject'] as const
 export type ApprovalDecision = (typeof APPROVAL_DECISIONS)[number]
 
 /** One approval request, as the API answers it. */
-export interface Approval {
+export interface Approval extends StepRef {
   id: string
   status: ApprovalStatus
-  /** The step waiting: `<alert id>.<playbook id>.<step index>`. */
-  idempotency_key: string
-  run_id: string
-  playbook: string
-  step: number
-  action: string
-  alert_id: string
-  incident_id: string | null
   on_timeout: OnTimeout
   requested_at: string
   expires_at: string

@@ -9,23 +9,15 @@
 import { randomBytes } from 'node:crypto'
 import { VigilError, maskText, type Store } from '@vigil/core'
 import { chToIso, dateToCh, isoToChText, windowConditions } from './clickhouse-time.js'
-import { nextVersion } from './run-log.js'
+import { nextVersion, type StepRef } from './run-log.js'
 
 export const DEAD_LETTER_STATUSES = ['dead', 'retried'] as const
 export type DeadLetterStatus = (typeof DEAD_LETTER_STATUSES)[number]
 
 /** One dead-lettered step, as the API answers it. */
-export interface DeadLetter {
+export interface DeadLetter extends StepRef {
   id: string
   status: DeadLetterStatus
-  /** `<alert id>.<playbook id>.<step index>` */
-  idempotency_key: string
-  run_id: string
-  playbook: string
-  step: number
-  action: string
-  alert_id: string
-  incident_id: string | null
   attempts: number
   /** The last error, masked. */
   error: string

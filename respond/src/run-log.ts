@@ -10,6 +10,18 @@ import type { Alert, Store } from '@vigil/core'
 import type { ActionOutcome } from './action.js'
 import { chToIso, dateToCh } from './clickhouse-time.js'
 
+/** Which step of which run a record is about (approvals and dead letters carry it). */
+export interface StepRef {
+  /** `<alert id>.<playbook id>.<step index>`: the step's idempotency key. */
+  idempotency_key: string
+  run_id: string
+  playbook: string
+  step: number
+  action: string
+  alert_id: string
+  incident_id: string | null
+}
+
 export const RUN_STATUSES = ['running', 'waiting_approval', 'done', 'aborted', 'dead_lettered'] as const
 export type RunStatus = (typeof RUN_STATUSES)[number]
 
