@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import geoip from 'geoip-lite'
 import { parse } from 'yaml'
 import { AuditEventSchema } from '@vigil/core'
+import { BUILTIN_RULE_IDS } from '@vigil/detect'
 import type { GuardEvent } from '@vigil/guard'
 import { createRng } from './prng.js'
 import { FOREIGN, HOME_NETS, population } from './population.js'
@@ -22,21 +23,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const START = Date.UTC(2026, 10, 24, 14, 0, 0) // a Tuesday afternoon in Europe, morning in New York
 const SOURCE = 'sim-test'
 
-/** CONTRACT §5's rule ids. */
-const CONTRACT_RULES = [
-  'auth.brute_force',
-  'auth.credential_stuffing',
-  'auth.success_after_failures',
-  'volume.spike',
-  'geo.new_country',
-  'geo.impossible_travel',
-  'access.ip_not_allowed',
-  'access.scope_violation',
-  'rate.abuse',
-  'ids.injection',
-  'order.fat_finger',
-  'clock.skew',
-]
+/** CONTRACT §5's rule ids, as detect defines them once. */
+const CONTRACT_RULES = BUILTIN_RULE_IDS
 
 function rule(file: string): { id: string; params: Record<string, unknown> } {
   return parse(readFileSync(path.join(ROOT, 'rules/detections', file), 'utf8')) as { id: string; params: Record<string, unknown> }
