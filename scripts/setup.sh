@@ -24,6 +24,10 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${VIGIL_SETUP_BROWSER:-0}" = "1" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
+# The test suite renders every report PDF to PNG with poppler's pdftoppm to prove it opens.
+if [ "${VIGIL_SETUP_TESTS:-0}" = "1" ]; then
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+fi
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # npm packages: once per clone (chdb alone is ~550 MB), again only when the lock changes.

@@ -3,7 +3,7 @@
 # then the whole Vitest suite against real chDB and a real redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+VIGIL_SETUP_TESTS=1 bash scripts/setup.sh
 npx eslint . --max-warnings=0
 npm run --silent lint:cycles
 npx turbo run typecheck --output-logs=errors-only
