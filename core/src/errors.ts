@@ -90,6 +90,18 @@ export const ERRORS = {
   VIGIL_ERR_RESPOND_DLQ_NOT_FOUND: { status: 404, code: 'dead_letter_not_found', message: 'No such dead-lettered step' },
   VIGIL_ERR_RESPOND_DLQ_RETRIED: { status: 409, code: 'dead_letter_retried', message: 'This dead-lettered step was already retried or is being retried' },
   VIGIL_ERR_AUDIT_BROKEN: { status: 500, code: 'audit_chain_broken', message: 'The audit chain does not verify' },
+  // respond: regulatory reports (CONTRACT §4 /v1/reports, §6 vigil reports generate)
+  VIGIL_ERR_REPORT_UNKNOWN_TYPE: {
+    status: 400,
+    code: 'unknown_report_type',
+    message: 'Unknown report type; one of kill-switch-log, pretrade-breaches, alert-latency, clock-sync, dora-incident, market-access-review, audit-integrity',
+  },
+  VIGIL_ERR_REPORT_BAD_FORMAT: { status: 400, code: 'bad_report_format', message: 'A report format is pdf, json or csv' },
+  VIGIL_ERR_REPORT_BAD_PERIOD: { status: 400, code: 'bad_period', message: 'A report period needs from and to as RFC 3339 times' },
+  VIGIL_ERR_REPORT_EMPTY_PERIOD: { status: 400, code: 'empty_period', message: 'A report period must end after it starts (to > from)' },
+  VIGIL_ERR_REPORT_PERIOD_TOO_LONG: { status: 400, code: 'period_too_long', message: 'A report period is at most 400 days' },
+  VIGIL_ERR_REPORT_INCIDENT_REQUIRED: { status: 400, code: 'incident_required', message: 'A dora-incident report needs an incident id' },
+  VIGIL_ERR_REPORT_NOT_FOUND: { status: 404, code: 'report_not_found', message: 'No such report' },
 } as const satisfies Record<string, { status: number; code: string; message: string }>
 
 export type ErrorName = keyof typeof ERRORS
