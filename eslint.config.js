@@ -16,7 +16,7 @@ export default tseslint.config(
         {
           patterns: [
             { group: ['@vigil/*/src', '@vigil/*/src/*', '@vigil/*/dist/*'], message: "Import another workspace by its package name, never its src/ or dist/." },
-            { group: ['../../core/*', '../../ingest/*', '../../detect/*', '../../respond/*', '../../guard/*', '../../server/*', '../core/*', '../ingest/*', '../detect/*', '../respond/*', '../guard/*', '../server/*', '../../core', '../../ingest', '../../detect', '../../respond', '../../guard', '../../server'], message: "Import another workspace by its package name (@vigil/...), never by a relative path." },
+            { group: ['../../core/*', '../../ingest/*', '../../detect/*', '../../respond/*', '../../guard/*', '../../demo/*', '../../server/*', '../core/*', '../ingest/*', '../detect/*', '../respond/*', '../guard/*', '../demo/*', '../server/*', '../../core', '../../ingest', '../../detect', '../../respond', '../../guard', '../../demo', '../../server'], message: "Import another workspace by its package name (@vigil/...), never by a relative path." },
           ],
         },
       ],

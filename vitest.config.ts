@@ -13,11 +13,12 @@ export default defineConfig({
       '@vigil/detect': src('./detect/src/index.ts'),
       '@vigil/respond': src('./respond/src/index.ts'),
       '@vigil/guard': src('./guard/src/index.ts'),
+      '@vigil/demo': src('./demo/src/index.ts'),
       '@vigil/server': src('./server/src/index.ts'),
     },
   },
   test: {
-    include: ['{core,ingest,detect,respond,guard,server}/src/**/*.test.ts', 'rules/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['{core,ingest,detect,respond,guard,demo,server}/src/**/*.test.ts', 'rules/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     // chDB binds one data directory per process: every test file gets its own process.
     pool: 'forks',

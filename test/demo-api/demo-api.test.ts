@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { ActiveKillSwitch, ControlView, GuardEvent } from '@vigil/guard'
-import { createDemoApi, demoClient, validateOrder, type DemoApi, type Order } from './demo-api.js'
+import { createDemoApi, demoClient, validateOrder, type DemoApi, type Order } from '@vigil/demo'
 
 const dirs: string[] = []
 let api: DemoApi | undefined

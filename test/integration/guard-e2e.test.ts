@@ -14,7 +14,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { rmSync } from 'node:fs'
 import { signRequest, type ControlChange } from '@vigil/guard'
-import { createDemoApi, demoClient, type DemoApi, type Order } from '../demo-api/demo-api.js'
+import { createDemoApi, demoClient, type DemoApi, type Order } from '@vigil/demo'
 import { exited, freePort, startUp, tempDataDir, vigilJson, type Running } from './vigil-process.js'
 
 const SOURCE = 'demo-api'

@@ -10,9 +10,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { rmSync } from 'node:fs'
 import type { Shipper } from '@vigil/guard'
-import type { DemoApi } from '../demo-api/demo-api.js'
-import { buildPlan, type Plan } from '../sim/scenarios.js'
-import { createSimApi, drive, type ShiftingSink } from '../sim/driver.js'
+import { buildPlan, createSimApi, drive, type DemoApi, type Plan, type ShiftingSink } from '@vigil/demo'
 import { exited, freePort, startUp, tempDataDir, vigilJson, type Running } from './vigil-process.js'
 
 const SOURCE = 'sim-e2e'

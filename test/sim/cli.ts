@@ -10,8 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { buildPlan, SCENARIO_NAMES } from './scenarios.js'
-import { createSimApi, drive } from './driver.js'
+import { buildPlan, createSimApi, drive, SCENARIO_NAMES } from '@vigil/demo'
 
 export function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim())

@@ -14,10 +14,7 @@ import { parse } from 'yaml'
 import { AuditEventSchema } from '@vigil/core'
 import { BUILTIN_RULE_IDS } from '@vigil/detect'
 import type { GuardEvent } from '@vigil/guard'
-import { createRng } from './prng.js'
-import { FOREIGN, HOME_NETS, population } from './population.js'
-import { buildPlan, SCENARIO_NAMES, SCENARIOS } from './scenarios.js'
-import { createSimApi, drive, shiftTs } from './driver.js'
+import { buildPlan, createRng, createSimApi, drive, FOREIGN, HOME_NETS, population, SCENARIO_NAMES, SCENARIOS, shiftTs } from '@vigil/demo'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const START = Date.UTC(2026, 10, 24, 14, 0, 0) // a Tuesday afternoon in Europe, morning in New York

@@ -5,7 +5,7 @@
  * distribution tight around its own median (no heavy tail: clean traffic must never look
  * like a fat finger).
  */
-import { referencePrice } from '../demo-api/demo-api.js'
+import { referencePrice } from './demo-api.js'
 import type { Rng } from './prng.js'
 
 export interface Instrument {

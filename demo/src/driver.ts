@@ -10,7 +10,7 @@
  * does not pass one through, and a shifted clock would also move its timestamp window.
  */
 import { signRequest, type EventSink, type GuardEvent, type Shipper } from '@vigil/guard'
-import { createDemoApi, type DemoApi, type Order } from '../demo-api/demo-api.js'
+import { createDemoApi, type DemoApi, type Order } from './demo-api.js'
 import { TIER_LIMITS } from './population.js'
 import type { Plan, PlannedRequest } from './scenarios.js'
 
