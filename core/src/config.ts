@@ -52,6 +52,25 @@ export interface IngestConfig {
   /** Accepted skew of Vigil-Timestamp, seconds. @defaultValue `300` */
   readonly signatureToleranceSec: number
   /** How long a rotated-out source secret stays valid, seconds. @defaultValue `86400` */
+  readonly auth: AuthConfig
+}
+
+/** People's sign-in and sessions (server/src/sessions.ts, login-throttle.ts). */
+export interface AuthConfig {
+  /** Failed sign-ins on one account within the window that lock it. @defaultValue `5` */
+  readonly maxFailuresPerAccount: number
+  /** Failed sign-ins from one IP within the window that lock it. @defaultValue `20` */
+  readonly maxFailuresPerIp: number
+  /** How far back failures count, seconds. @defaultValue `900` */
+  readonly failureWindowSec: number
+  /** How long a lockout lasts before it is released, seconds. @defaultValue `900` */
+  readonly lockoutSec: number
+  /** Lifetime of a session's access token (JWT), seconds; at most 600. @defaultValue `600` */
+  readonly accessTtlSec: number
+  /** A session unused (not refreshed) this long ends, seconds. @defaultValue `1800` */
+  readonly idleTimeoutSec: number
+  /** A session ends this long after sign-in whatever its use, seconds. @defaultValue `43200` (12 h) */
+  readonly absoluteTimeoutSec: number
   readonly rotationGraceSec: number
   /** Rows that make the batch writer flush at once. @defaultValue `10000` */
   readonly flushRows: number
@@ -169,6 +188,13 @@ export interface LoadConfigOptions {
   cwd?: string
 }
 
+  authMaxFailuresAccount: { env: 'VIGIL_AUTH_MAX_FAILURES_PER_ACCOUNT', default: '5', parse: asInt(1, 1000) },
+  authMaxFailuresIp: { env: 'VIGIL_AUTH_MAX_FAILURES_PER_IP', default: '20', parse: asInt(1, 100_000) },
+  authFailureWindow: { env: 'VIGIL_AUTH_FAILURE_WINDOW', default: '900', parse: asInt(1, 86_400) },
+  authLockout: { env: 'VIGIL_AUTH_LOCKOUT', default: '900', parse: asInt(1, 7 * 86_400) },
+  sessionAccessTtl: { env: 'VIGIL_SESSION_ACCESS_TTL', default: '600', parse: asInt(30, 600) },
+  sessionIdleTimeout: { env: 'VIGIL_SESSION_IDLE_TIMEOUT', default: '1800', parse: asInt(60, 7 * 86_400) },
+  sessionAbsoluteTimeout: { env: 'VIGIL_SESSION_ABSOLUTE_TIMEOUT', default: '43200', parse: asInt(60, 30 * 86_400) },
 function readYaml(file: string): Record<string, unknown> {
   let doc: unknown
   try {
@@ -256,3 +282,12 @@ function deepFreeze<T>(o: T): T {
   }
   return o
 }
+    auth: {
+      maxFailuresPerAccount: int('authMaxFailuresAccount'),
+      maxFailuresPerIp: int('authMaxFailuresIp'),
+      failureWindowSec: int('authFailureWindow'),
+      lockoutSec: int('authLockout'),
+      accessTtlSec: int('sessionAccessTtl'),
+      idleTimeoutSec: int('sessionIdleTimeout'),
+      absoluteTimeoutSec: int('sessionAbsoluteTimeout'),
+    },
