@@ -87,3 +87,32 @@ export { dlqRoutes } from './dlq-routes.js'
 export { RunLog, RUN_STATUSES } from './run-log.js'
 export type { Run, RunStatus } from './run-log.js'
 export type { ListCursor } from './list-query.js'
+export { REPORT_TYPES, REPORT_FORMATS, reportContentHash } from './reports/report.js'
+export type {
+  ReportType,
+  ReportFormat,
+  ReportPeriod,
+  ReportDeps,
+  ReportBody,
+  ReportSection,
+  ReportTable,
+  CompiledReport,
+  ClockLimits,
+  ControlInventoryItem,
+  NotRecorded,
+} from './reports/report.js'
+export { compileReport, checkReportRequest, checkReportType, checkReportFormat, checkPeriod, newReportId, MAX_REPORT_PERIOD_DAYS } from './reports/compile.js'
+export type { ReportRequest, CompileOptions } from './reports/compile.js'
+export { renderReport, renderJson, renderCsv, REPORT_CONTENT_TYPES } from './reports/render.js'
+export { renderPdf } from './reports/render-pdf.js'
+export { doraDeadlines, addMonthsUtc } from './reports/dora-deadlines.js'
+export type { DoraDeadline, DoraDeadlineInput, DeadlineStatus } from './reports/dora-deadlines.js'
+export { RETENTION_POLICY, ttlClause } from './reports/retention.js'
+export type { RetentionRule } from './reports/retention.js'
+export type { AlertLatencyData } from './reports/alert-latency.js'
+export type { KillSwitchLogData } from './reports/kill-switch-log.js'
+export type { ClockSyncData } from './reports/clock-sync.js'
+export type { AuditIntegrityData } from './reports/audit-integrity.js'
+export type { PretradeBreachesData } from './reports/pretrade-breaches.js'
+export type { DoraIncidentData } from './reports/dora-incident.js'
+export type { MarketAccessReviewData } from './reports/market-access-review.js'

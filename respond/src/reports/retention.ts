@@ -1,0 +1,59 @@
+/**
+ * Retention policy per table, the one definition behind the TTLs of respond's retention
+ * migration and the retention part of the `audit-integrity` report.
+ *
+ * Defaults (issue 8): order events 5 years (MiFIR Art. 25, RTS 6 Art. 28), everything else
+ * 12 months, of which 3 months hot. Two tables are kept without a TTL on purpose:
+ * `audit_log` (deleting its oldest rows would break the hash chain from row 1, which
+ * `verify` checks) and the change logs whose current view is derived from their oldest rows
+ * (sources, tokens, control log): an expired row there would change present state.
+ */
+export interface RetentionRule {
+  table: string
+  /** The column the age is measured on. */
+  time_column: string
+  /** What the rows are, in words. */
+  what: string
+  /** Days kept; null = kept without limit. */
+  keep_days: number | null
+  /** A second, longer period for rows matching `longer_where` (order events in `events`). */
+  longer?: { where: string; keep_days: number; what: string }
+  /** Days kept hot (fast storage) before they may move to cold storage. */
+  hot_days: number | null
+  why: string
+}
+
+const YEAR5 = 5 * 365 + 1
+const MONTH12 = 365
+const MONTH3 = 92
+
+export const RETENTION_POLICY: readonly RetentionRule[] = [
+  {
+    table: 'events',
+    time_column: 'ts',
+    what: 'audit events other than orders',
+    keep_days: MONTH12,
+    longer: { where: "startsWith(action, 'order.')", keep_days: YEAR5, what: 'order events (order.*)' },
+    hot_days: MONTH3,
+    why: 'MiFIR Art. 25 and RTS 6 Art. 28: order records 5 years; other events 12 months',
+  },
+  { table: 'alert_changes', time_column: 'changed_at', what: 'alerts and their history', keep_days: MONTH12, hot_days: MONTH3, why: 'default: 12 months' },
+  { table: 'incident_changes', time_column: 'changed_at', what: 'incidents and their history', keep_days: MONTH12, hot_days: MONTH3, why: 'default: 12 months' },
+  { table: 'incident_alerts', time_column: 'attached_at', what: 'alerts attached to incidents', keep_days: MONTH12, hot_days: MONTH3, why: 'default: 12 months' },
+  { table: 'incident_timeline', time_column: 'at', what: 'incident timelines', keep_days: MONTH12, hot_days: MONTH3, why: 'default: 12 months' },
+  { table: 'respond_steps', time_column: 'at', what: 'playbook step outcomes', keep_days: MONTH12, hot_days: MONTH3, why: 'default: 12 months' },
+  { table: 'killswitch_reset_requests', time_column: 'at', what: 'four-eyes reset requests', keep_days: YEAR5, hot_days: MONTH3, why: 'kill-switch evidence (RTS 6 Art. 12) kept like order records' },
+  { table: 'control_log', time_column: 'at', what: 'key revocations and kill-switch trips/resets', keep_days: null, hot_days: null, why: 'current control state is derived from every row: no TTL' },
+  { table: 'audit_log', time_column: 'at', what: 'the platform audit chain', keep_days: null, hot_days: null, why: 'expiring rows would break the hash chain from its first row: no TTL' },
+  { table: 'reports', time_column: 'created_at', what: 'compiled reports (index; files in <data>/reports)', keep_days: YEAR5, hot_days: null, why: 'reports given to regulators kept like order records' },
+]
+
+/** The TTL clause a rule asks for, or null for none. */
+export function ttlClause(r: RetentionRule): string | null {
+  if (r.keep_days === null) return null
+  const col = `toDateTime(${r.time_column})`
+  if (r.longer) {
+    return `${col} + INTERVAL ${r.longer.keep_days} DAY DELETE WHERE ${r.longer.where}, ${col} + INTERVAL ${r.keep_days} DAY DELETE WHERE NOT ${r.longer.where}`
+  }
+  return `${col} + INTERVAL ${r.keep_days} DAY DELETE`
+}
