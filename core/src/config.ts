@@ -35,7 +35,19 @@ export interface VigilConfig {
   readonly emailFrom: string | undefined
   readonly emailTo: readonly string[]
   readonly elasticsearchUrl: string | undefined
-  readonly tls: { readonly cert: string | undefined; readonly key: string | undefined }
+  readonly tls: {
+    readonly cert: string | undefined
+    readonly key: string | undefined
+    /** CA bundle (PEM) that client certificates must chain to; set: mTLS for machine routes (server/src/transport.ts). */
+    readonly clientCa: string | undefined
+  }
+  /** The operator API's rate limit (server/src/api-rate-limit.ts). */
+  readonly apiRateLimit: {
+    /** Requests per window per operator (token or person), else per client IP. @defaultValue `600` */
+    readonly max: number
+    /** @defaultValue `60` seconds */
+    readonly windowSec: number
+  }
   /** 32 bytes as 64 hex chars or base64. Unset: a 0600 key file in the data dir. */
   readonly masterKey: string | undefined
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -163,6 +175,9 @@ const SETTINGS = {
   elasticsearchUrl: { env: 'ELASTICSEARCH_URL', parse: asUrl(['http:', 'https:']) },
   tlsCert: { env: 'VIGIL_TLS_CERT', parse: asFile },
   tlsKey: { env: 'VIGIL_TLS_KEY', parse: asFile },
+  tlsClientCa: { env: 'VIGIL_TLS_CLIENT_CA', parse: asFile },
+  apiRateLimit: { env: 'VIGIL_API_RATE_LIMIT', default: '600', parse: asInt(1, 1_000_000) },
+  apiRateWindow: { env: 'VIGIL_API_RATE_WINDOW', default: '60', parse: asInt(1, 86_400) },
   masterKey: { env: 'VIGIL_MASTER_KEY', parse: asMasterKey },
   logLevel: { env: 'VIGIL_LOG_LEVEL', default: 'info', parse: asLevel },
   ingestMaxEvents: { env: 'VIGIL_INGEST_MAX_EVENTS', default: '10000', parse: asInt(1, 1_000_000) },
@@ -236,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
   if ((v.tlsCert === undefined) !== (v.tlsKey === undefined)) {
     bad(v.tlsCert === undefined ? 'VIGIL_TLS_CERT' : 'VIGIL_TLS_KEY', 'must be set together with its pair')
   }
+  if (v.tlsClientCa !== undefined && v.tlsCert === undefined) bad('VIGIL_TLS_CLIENT_CA', 'needs VIGIL_TLS_CERT and VIGIL_TLS_KEY: client certificates are only asked for over TLS')
   if (v.redisUrl === undefined && env.REDIS_URL === '') bad('REDIS_URL', 'is set but empty')
 
   const str = (k: SettingKey) => v[k] as string | undefined
@@ -247,12 +263,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     clickhouse: { url: str('clickhouseUrl'), user: str('clickhouseUser'), password: str('clickhousePassword') },
     redisUrl: str('redisUrl'),
     slack: { token: str('slackToken'), channel: str('slackChannel'), apiUrl: str('slackApiUrl'), signingSecret: str('slackSigningSecret'), approvers: (v.slackApprovers as string[] | undefined) ?? [] },
-    publicUrl: (str('publicUrl') ?? `http://${hostForUrl(str('host') as string)}:${int('port')}`).replace(/\/+$/, ''),
+    publicUrl: (str('publicUrl') ?? `${v.tlsCert === undefined ? 'http' : 'https'}://${hostForUrl(str('host') as string)}:${int('port')}`).replace(/\/+$/, ''),
     smtpUrl: str('smtpUrl'),
     emailFrom: str('emailFrom'),
     emailTo: (v.emailTo as string[] | undefined) ?? [],
     elasticsearchUrl: str('elasticsearchUrl'),
-    tls: { cert: str('tlsCert'), key: str('tlsKey') },
+    tls: { cert: str('tlsCert'), key: str('tlsKey'), clientCa: str('tlsClientCa') },
+    apiRateLimit: { max: int('apiRateLimit'), windowSec: int('apiRateWindow') },
     masterKey: str('masterKey'),
     logLevel: str('logLevel') as VigilConfig['logLevel'],
     ingest: {

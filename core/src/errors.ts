@@ -115,6 +115,12 @@ export const ERRORS = {
   VIGIL_ERR_REPORT_PERIOD_TOO_LONG: { status: 400, code: 'period_too_long', message: 'A report period is at most 400 days' },
   VIGIL_ERR_REPORT_INCIDENT_REQUIRED: { status: 400, code: 'incident_required', message: 'A dora-incident report needs an incident id' },
   VIGIL_ERR_REPORT_NOT_FOUND: { status: 404, code: 'report_not_found', message: 'No such report' },
+  // server: transport (TLS, mTLS)
+  VIGIL_ERR_TLS_CLIENT_CERT_REQUIRED: {
+    status: 401,
+    code: 'client_cert_required',
+    message: 'This route needs a client certificate issued by the CA in VIGIL_TLS_CLIENT_CA',
+  },
 } as const satisfies Record<string, { status: number; code: string; message: string }>
 
 export type ErrorName = keyof typeof ERRORS

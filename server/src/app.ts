@@ -13,6 +13,7 @@ import type { Ingest } from '@vigil/ingest'
 import { installAccessControl, routePermission, type RouteEntry } from './access-control.js'
 import { createCursorCodec, ephemeralCursorKey } from './cursor.js'
 import { frameworkErrorReply, installErrorReplies } from './error-reply.js'
+import { installHardening, serverOptions, type HardeningOptions } from './hardening.js'
 import { eventsRoutes } from './events-route.js'
 import { healthRoutes, type HealthDeps } from './health-route.js'
 import { instrumentRequests, metricsRoutes } from './metrics-route.js'
@@ -38,6 +39,8 @@ export interface AppDeps {
   plugins?: readonly FastifyPluginAsync[]
   /** Largest operator API body; ingest sets its own. @defaultValue `1048576` */
   bodyLimit?: number
+  /** TLS, mTLS and the operator rate limit (hardening.ts). Security headers are always on. @defaultValue plain HTTP, no rate limit */
+  hardening?: HardeningOptions
 }
 
 /** Seconds a client should wait before retrying while this node shuts down. */
@@ -48,7 +51,8 @@ const SHUTDOWN_RETRY_AFTER = '5'
  * forgotten declaration stops start-up instead of opening a route.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({
+  const app = Fastify({
+    ...serverOptions(deps.hardening),
     // Typed as fastify's base logger so plugins written against plain FastifyInstance fit.
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Logged below instead, with the route pattern rather than the raw URL.
@@ -59,7 +63,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit ?? 1024 * 1024,
     // Path parameters carry ids up to 128 characters (api_key_id); fastify's default is 100.
     maxParamLength: 256,
-  })
+  }) as FastifyInstance
+  // First: headers on every answer, certificate and rate checks before anything else runs.
+  await installHardening(app, deps.hardening)
 
   let closing = false
   app.addHook('preClose', async () => {

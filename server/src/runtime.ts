@@ -34,6 +34,7 @@ import { startAdminSocket } from './admin-socket.js'
 import { buildApp } from './app.js'
 import { createCursorCodec, deriveCursorKey } from './cursor.js'
 import { startDemoTraffic } from './demo-traffic.js'
+import { hardeningFromConfig } from './hardening.js'
 import { createMetricsRegistry } from './metrics-route.js'
 import { startResponseSide, type ResponseSide } from './response-wiring.js'
 
@@ -125,10 +126,10 @@ function listenError(err: unknown, config: VigilConfig): VigilError {
 }
 
 /** The URL a process on this machine reaches us by (unspecified addresses mean loopback). */
-function localUrl(app: FastifyInstance): string {
+function localUrl(app: FastifyInstance, scheme: 'http' | 'https'): string {
   const addr = app.server.address() as AddressInfo
   const host = addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address === '::' ? '::1' : addr.address
-  return `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${addr.port}`
 }
 
 /** Every workspace's migrations, in the order they depend on each other. */
@@ -155,6 +156,8 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
   }
 
   try {
+    // Before anything starts: no listener beyond loopback without TLS (transport.ts).
+    const hardeningFor = hardeningFromConfig(config)
     const store = await openVigilStore(config)
     undo.push({ what: 'store', run: () => store.close() })
     const applied = await migrate(store, VIGIL_MIGRATIONS)
@@ -211,14 +214,15 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     undo.push({ what: 'response', run: () => respond.close() })
     live.respond = respond
 
-    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins] })
+    const hardening = hardeningFor(redis.redis)
+    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins], hardening })
     undo.push({ what: 'http', run: () => app.close() })
     try {
       await app.listen({ host: config.host, port: config.port })
     } catch (err) {
       throw listenError(err, config)
     }
-    const url = localUrl(app)
+    const url = localUrl(app, hardening.tls ? 'https' : 'http')
     logger.info({ url, store: store.kind }, 'vigil is up')
 
     if (opts.demo) {
