@@ -135,17 +135,19 @@ describe('error replies', () => {
     const before = h.logLines.length
     const res = await app.inject({ method: 'GET', url: '/test/boom', headers: { authorization: `Bearer ${h.tokens.viewer}` } })
     expect(res.statusCode).toBe(500)
-    expect(res.json()).toEqual({ error: { code: 'internal_error', message: 'Internal error' } })
+    expect(res.json()).toEqual({ error: { code: 'internal_error', message: expect.stringMatching(/^Internal error: error id err_[0-9a-f]{16}$/) } })
     expect(res.body).not.toMatch(/hunter2|ECONNREFUSED|srv|stack/)
     const logged = h.logLines.slice(before).join('')
     expect(logged).toContain('ECONNREFUSED')
+    // The id in the answer finds the log line with the cause.
+    expect(logged).toContain(`"error_id":"${(res.json() as { error: { message: string } }).error.message.split(' ').pop()}"`)
     expect(logged).not.toContain('hunter2')
   })
 
   it('answers a thrown non-Error the same way', async () => {
     const res = await app.inject({ method: 'GET', url: '/test/throw-string' })
     expect(res.statusCode).toBe(500)
-    expect(res.json()).toEqual({ error: { code: 'internal_error', message: 'Internal error' } })
+    expect(res.json()).toEqual({ error: { code: 'internal_error', message: expect.stringMatching(/^Internal error: error id err_[0-9a-f]{16}$/) } })
   })
 
   it('maps validation errors to bad_request', async () => {

@@ -4,8 +4,11 @@
  * fastify's own parsers and validators, an unknown route, or a bug.
  *
  * Relied on by: API clients that branch on `error.code`, and by whoever reads the logs —
- * a bug is answered `internal_error` with no detail, and logged (masked) instead.
+ * a bug is answered `internal_error` with no detail, and logged (masked) instead. A 500
+ * answer says only its error id (`Internal error: error id err_…`), never the error's own
+ * words or a stack; the log line with the cause carries the same `error_id`.
  */
+import { randomBytes } from 'node:crypto'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { VigilError, isVigilError, type ErrorName } from '@vigil/core'
 import { routePermission } from './access-control.js'
@@ -58,7 +61,14 @@ export function sendVigilError(reply: FastifyReply, err: VigilError): FastifyRep
 export function installErrorReplies(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request, reply) => {
     const vigil = toVigilError(err, request)
-    if (vigil.statusCode >= 500) {
+    if (vigil.statusCode === 500) {
+      // Whatever a 500 carries (a detail written for the log, a cause's message that may hold
+      // a secret) stays in the log; the caller gets an id to quote to whoever reads it.
+      const errorId = `err_${randomBytes(8).toString('hex')}`
+      request.log.error({ err: vigil.cause ?? vigil, code: vigil.code, error_id: errorId }, 'request failed')
+      return sendVigilError(reply, new VigilError(vigil.errName, `error id ${errorId}`, { headers: { ...vigil.headers } }))
+    }
+    if (vigil.statusCode > 500) {
       // The logger masks secrets; the cause (a bug, a store failure) is only ever logged.
       request.log.error({ err: vigil.cause ?? vigil, code: vigil.code }, 'request failed')
     } else {
@@ -94,6 +104,8 @@ export function routePattern(url: string): RegExp {
 }
 
 /** For fastify's `frameworkErrors` option: errors found before routing (a malformed URL). */
-export function frameworkErrorReply(err: unknown, _request: FastifyRequest, reply: FastifyReply): void {
-  void sendVigilError(reply, toVigilError(err))
+export function frameworkErrorReply(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  // No hook runs on this path, so the security headers (security-headers.ts) are set here.
+  const securityHeaders = (request.server as { securityHeaders?: Record<string, string> }).securityHeaders
+  void sendVigilError(securityHeaders ? reply.headers(securityHeaders) : reply, toVigilError(err))
 }

@@ -1,0 +1,73 @@
+/**
+ * The operator API's rate limit (issue 6 §4): `@fastify/rate-limit` on every route an
+ * operator authenticates to, counted in Redis so every Vigil process behind a balancer
+ * shares one budget per operator.
+ *
+ * Relied on by: operators and the dashboard (documented in the README, "Transport and
+ * hardening"). What it promises:
+ * - A budget of `max` requests per `windowSec` (fixed window) per operator, keyed by the
+ *   identity the access check established (an API token's id, a person's session), and per
+ *   client IP for a request that reached the limiter without one.
+ * - Over budget: `429 rate_limited` in the usual error shape, with `Retry-After` in seconds.
+ * - Only operator routes count. Public routes (health), `source` routes (ingest has its own
+ *   per-source limiter, the control channel must never be throttled away from a guard, Slack's
+ *   callbacks are signed) and unknown paths are never limited.
+ * - The limiter runs after authentication (so one operator cannot spend another's budget) and
+ *   before the body is read.
+ * - Redis unreachable: requests go through (authentication still applies). Operators must be
+ *   able to revoke keys during an outage more than they must be throttled.
+ */
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
+import type { Redis } from 'ioredis'
+import { VigilError } from '@vigil/core'
+import { isPermission } from './permissions.js'
+
+export interface ApiRateLimitOptions {
+  redis: Redis
+  /** Requests per window per operator. @defaultValue VIGIL_API_RATE_LIMIT, `600` */
+  max: number
+  /** @defaultValue VIGIL_API_RATE_WINDOW, `60` */
+  windowSec: number
+  /** Redis key prefix; tests give each app its own. @defaultValue `vigil:ratelimit:api:` */
+  prefix?: string
+}
+
+/** Who a request spends the budget of. Exported for tests. */
+export function rateLimitKey(request: FastifyRequest): string {
+  return request.operator ? `op:${request.operator.id}` : `ip:${request.ip}`
+}
+
+/** Route markers whose routes the operator limit never touches (see the header). */
+function isOperatorRoute(permission: unknown): boolean {
+  return isPermission(permission) && permission !== 'public' && permission !== 'source'
+}
+
+/**
+ * Registers the plugin and puts its check on every operator route registered afterwards.
+ * Call before any route, after `installAccessControl` is known to run first: its `onRequest`
+ * is app-wide, and route-level hooks (this one) run after app-wide ones.
+ */
+export async function installApiRateLimit(app: FastifyInstance, opts: ApiRateLimitOptions): Promise<void> {
+  await app.register(rateLimit, {
+    // Applied below to operator routes only, never by the plugin to all of them.
+    global: false,
+    max: opts.max,
+    timeWindow: opts.windowSec * 1000,
+    redis: opts.redis,
+    nameSpace: opts.prefix ?? 'vigil:ratelimit:api:',
+    keyGenerator: rateLimitKey,
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      new VigilError('VIGIL_ERR_API_RATE_LIMITED', undefined, {
+        headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
+      }),
+  })
+  const limiter = app.rateLimit()
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!isOperatorRoute((route.config as { permission?: unknown } | undefined)?.permission)) return
+    const existing = route.onRequest
+    route.onRequest = [...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]), limiter] as RouteOptions['onRequest']
+  })
+}
+
