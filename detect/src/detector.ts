@@ -9,10 +9,13 @@
  *   derived from event times only, never from the clock, so two engines (or a retry) make
  *   the same alert id.
  * - Every threshold comes from `rule.params`; nothing that decides firing is a constant in code.
- * Out of the contract: how a detector reads storage, and its internal state (none is kept
- * between calls; a restart must not change what fires).
+ * - State between calls lives only in the engine's `ctx.memory` (memory.ts), and only to skip
+ *   storage reads that cannot change a finding: with or without memory, the same findings.
+ *   `ctx.memory` is absent in backtests and may be cold at any time (restart, second process).
+ * Out of the contract: how a detector reads storage.
  */
 import type { Store } from '@vigil/core'
+import type { DetectorMemory } from './memory.js'
 
 export type { Severity, EntityType } from '@vigil/core'
 import type { Severity, EntityType } from '@vigil/core'
@@ -104,9 +107,17 @@ export interface Finding {
 export interface DetectorContext {
   store: Store
   rule: EngineRule
+  /** The engine's memory between ticks (memory.ts); absent in a backtest. */
+  memory?: DetectorMemory
 }
 
 export interface Detector {
   readonly ruleId: string
   detect(events: readonly StreamEvent[], ctx: DetectorContext): Promise<Finding[]>
+  /**
+   * Called once by an engine before its first batch, with the arrival time (epoch ms) its
+   * cursor resumes from: fills memory from storage so that later ticks can skip reads.
+   * Optional; a failure only leaves the memory cold.
+   */
+  warmUp?(ctx: DetectorContext & { memory: DetectorMemory; resumeFromMs: number }): Promise<void>
 }

@@ -21,6 +21,10 @@ import type { Store } from '@vigil/core'
 import type { Detector, EngineRule, StreamEvent } from './detector.js'
 import { AlertStore, chToIso, type Alert } from './alerts.js'
 import { escalateFinding } from './escalation.js'
+import { DetectorMemory } from './memory.js'
+
+/** How long detect_stream keeps a row (its TTL in migration 001). */
+export const DETECT_STREAM_RETENTION_MS = 3 * 24 * 60 * 60_000
 
 /** Why an alert is handed to the response side: it is new, or a repeat raised its severity. */
 export type AlertHandover = 'created' | 'escalated'
@@ -44,6 +48,11 @@ export interface EngineOptions {
   overlapMs?: number
   /** Most events read per query. @defaultValue `20000` */
   batchLimit?: number
+  /**
+   * Keep memory between ticks so detectors can skip storage reads (memory.ts). Off, every
+   * tick reads storage as a backtest does; the findings are the same. @defaultValue `true`
+   */
+  memory?: boolean
 }
 
 export interface TickResult {
@@ -83,6 +92,9 @@ function msToChNs(ms: number): string {
 export class DetectionEngine {
   readonly #o: Required<Omit<EngineOptions, 'onAlert' | 'alerts'>> & Pick<EngineOptions, 'onAlert'>
   readonly alerts: AlertStore
+  /** What detectors remember between ticks; `undefined` when the engine runs without. */
+  readonly memory: DetectorMemory | undefined
+  #warm = false
   #cursorMs: number | undefined
   #cursorText = ''
   readonly #seen = new Map<string, number>()
@@ -91,8 +103,28 @@ export class DetectionEngine {
   #stopped = false
 
   constructor(opts: EngineOptions) {
-    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, ...opts }
+    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, ...opts }
     this.alerts = opts.alerts ?? new AlertStore(opts.store)
+    this.memory = this.#o.memory ? new DetectorMemory() : undefined
+  }
+
+  /** Once, before the first batch: each detector may fill memory from storage. */
+  async #warmUp(): Promise<void> {
+    if (this.#warm) return
+    this.#warm = true
+    const memory = this.memory
+    if (!memory) return
+    const byRule = new Map(this.#o.rules.map((r) => [r.id, r]))
+    const resumeFromMs = Math.max(0, (this.#cursorMs as number) - this.#o.overlapMs)
+    for (const d of this.#o.detectors) {
+      const rule = byRule.get(d.ruleId)
+      if (!d.warmUp || !rule?.enabled) continue
+      try {
+        await d.warmUp({ store: this.#o.store, rule, memory, resumeFromMs })
+      } catch (err) {
+        this.#o.logger.warn({ rule: d.ruleId, error: (err as Error).message }, 'detector warm-up failed; it reads storage every tick')
+      }
+    }
   }
 
   async #loadCursor(): Promise<void> {
@@ -113,6 +145,7 @@ export class DetectionEngine {
   /** One pass: reads what arrived, runs every detector, records alerts. Loops while batches are full. */
   async tick(): Promise<TickResult> {
     await this.#loadCursor()
+    await this.#warmUp()
     const total: TickResult = { events: 0, findings: 0, created: 0, repeated: 0, escalated: 0 }
     // Pages through everything after (cursor − overlap) by (received_at, id): with a dense
     // stream the overlap alone can hold more rows than one page, and re-reading the same
@@ -167,7 +200,7 @@ export class DetectionEngine {
       if (!rule || !rule.enabled) continue
       let findings
       try {
-        findings = await d.detect(events, { store: this.#o.store, rule })
+        findings = await d.detect(events, { store: this.#o.store, rule, ...(this.memory ? { memory: this.memory } : {}) })
       } catch (err) {
         // One broken detector must not blind the others.
         this.#o.logger.error({ rule: d.ruleId, error: (err as Error).message }, 'detector failed')

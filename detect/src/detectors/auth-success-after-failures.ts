@@ -19,6 +19,16 @@
  * over the span of the failures only). A live burst with no success yet costs one query a tick.
  * A success that arrives before failures preceding it by less than the lateness is not
  * judged: the failures are not late, and it is not in their batch.
+ *
+ * With engine memory (memory.ts), the counted failures themselves (per key and user, by
+ * event id): the engine's warm-up reads those that arrived from `window + FUTURE_SKEW_SLACK_MS`
+ * before its cursor on (detect_stream, arrival order), and every batch adds its own. A
+ * success whose window lies inside that coverage and that has no remembered failure of its
+ * key or user in its window cannot fire, and is left out before any query; in ordinary
+ * traffic that is nearly every event, and the tick reads nothing. Exact as long as no
+ * failure's event time is more than `FUTURE_SKEW_SLACK_MS` ahead of its arrival (a failure
+ * that far ahead and arrived before the warm-up's start could be missed; clock.skew fires
+ * long before a source drifts that far).
  */
 import type { Detector, Finding, StreamEvent } from '../detector.js'
 import { chTimeToMs } from '../engine.js'
@@ -26,6 +36,58 @@ import { builtinParams } from '../rules.js'
 import { allowlistOf, allowlistedIpSql, type Allowlist } from './access-allowlist.js'
 import { durationText, plural, reasonWord, scoreFromRatio } from './access-findings.js'
 import { ADDRESS_TEXT_SQL, MATCHED_DENIALS_SQL, SAMPLE_SIZE } from './access-windows.js'
+import { MEMORY_SLOT_LIMIT, type DetectorMemory } from '../memory.js'
+import { DETECT_STREAM_RETENTION_MS } from '../engine.js'
+
+/** How far ahead of its arrival an event's time is assumed never to be, for memory coverage. */
+export const FUTURE_SKEW_SLACK_MS = 5 * 60_000
+const COVERAGE = 'auth.success_after_failures'
+
+/** Per `type|id`: counted failures by `source\0id` → event time. */
+type FailureMemory = Map<string, Map<string, number>>
+
+function remember(mem: FailureMemory, entity: string, eventKey: string, tsMs: number): void {
+  let m = mem.get(entity)
+  if (!m) {
+    m = new Map()
+    mem.set(entity, m)
+  }
+  m.set(eventKey, tsMs)
+}
+
+function failureMemory(memory: DetectorMemory): FailureMemory {
+  return memory.slot<FailureMemory>(COVERAGE, () => new Map())
+}
+
+/** Forgets failures older than `beforeMs` (event time); coverage then starts there. */
+function prune(memory: DetectorMemory, mem: FailureMemory, beforeMs: number): void {
+  let size = 0
+  for (const [entity, m] of mem) {
+    for (const [k, t] of m) if (t < beforeMs) m.delete(k)
+    if (m.size === 0) mem.delete(entity)
+    else size += m.size
+  }
+  memory.narrow(COVERAGE, beforeMs)
+  // A flood of failures: stop remembering, read storage as without memory.
+  if (size > MEMORY_SLOT_LIMIT) {
+    mem.clear()
+    memory.narrow(COVERAGE, Number.POSITIVE_INFINITY)
+  }
+}
+
+function hasFailureIn(mem: FailureMemory, entity: string, fromMs: number, toMs: number): boolean {
+  const m = mem.get(entity)
+  if (!m) return false
+  for (const t of m.values()) if (t >= fromMs && t <= toMs) return true
+  return false
+}
+
+const WARM_UP_SQL = `
+SELECT source, id, toString(ts) AS ts, toString(received_at) AS receivedAt, action, outcome, reason, api_key_id, account_id, user_id,
+  ${ADDRESS_TEXT_SQL} AS client_ip
+FROM detect_stream
+WHERE received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+  AND outcome IN ('failure', 'denied') AND has({reasons:Array(String)}, reason)`
 
 type AuthEntity = 'api_key' | 'user'
 
@@ -95,12 +157,61 @@ function judgeable(e: StreamEvent, reasons: ReadonlySet<string>, allow: Allowlis
 
 export const successAfterFailuresDetector: Detector = {
   ruleId: 'auth.success_after_failures',
-  async detect(events, ctx) {
-    const { rule, store } = ctx
+  async warmUp({ store, rule, memory, resumeFromMs }) {
+    const p = builtinParams(rule, 'auth.success_after_failures')
+    const allow = allowlistOf(rule)
+    const reasons = new Set<string>(p.failure_reasons)
+    // Failures that arrived from `fromMs` on are all remembered (read here, or handed over by
+    // the stream later); one with an event time from `fromMs + FUTURE_SKEW_SLACK_MS` on cannot
+    // have arrived before. detect_stream keeps a few days: an engine resuming from further
+    // back (or starting afresh) is covered only from the oldest arrival it still holds.
+    const fromMs = Math.max(resumeFromMs - rule.windowMs - FUTURE_SKEW_SLACK_MS, Date.now() - DETECT_STREAM_RETENTION_MS + 60 * 60_000)
+    const rows = await store.query<Omit<StreamEvent, 'tsMs'>>(WARM_UP_SQL, { from: Math.floor(fromMs), reasons: p.failure_reasons })
+    const mem = failureMemory(memory)
+    for (const r of rows) {
+      const e = { ...r, tsMs: chTimeToMs(r.ts) } as StreamEvent
+      if (!judgeable(e, reasons, allow)) continue
+      for (const type of p.group_by) {
+        const id = type === 'api_key' ? e.api_key_id : e.user_id
+        if (id) remember(mem, `${type}|${id}`, `${e.source}\u0000${e.id}`, e.tsMs)
+      }
+    }
+    memory.cover(COVERAGE, fromMs + FUTURE_SKEW_SLACK_MS)
+  },
+  async detect(allEvents, ctx) {
+    const { rule, store, memory } = ctx
     const p = builtinParams(rule, 'auth.success_after_failures')
     const allow = allowlistOf(rule)
     const reasons = new Set<string>(p.failure_reasons)
     const spanSec = Math.ceil(rule.windowMs / 1000)
+    let events = allEvents
+    const covered = memory?.coveredFromMs(COVERAGE)
+    if (memory && covered !== undefined) {
+      const mem = failureMemory(memory)
+      for (const e of allEvents) {
+        if (e.outcome === 'success' || !judgeable(e, reasons, allow)) continue
+        for (const type of p.group_by) {
+          const id = type === 'api_key' ? e.api_key_id : e.user_id
+          if (id) remember(mem, `${type}|${id}`, `${e.source}\u0000${e.id}`, e.tsMs)
+        }
+      }
+      // Whole seconds around the window, as the rollup read below rounds them.
+      const before = rule.windowMs + 2000
+      events = allEvents.filter((e) => {
+        if (e.outcome !== 'success') return true
+        if (e.tsMs - before < covered) return true
+        for (const type of p.group_by) {
+          const id = type === 'api_key' ? e.api_key_id : e.user_id
+          if (id && hasFailureIn(mem, `${type}|${id}`, e.tsMs - before, e.tsMs + 1000)) return true
+        }
+        return false
+      })
+      // Forget by arrival (not event time, which a source sets): what a success arriving
+      // up to an hour late could still need is kept; one arriving later reads storage.
+      const last = allEvents[allEvents.length - 1]
+      const horizon = last ? Date.parse(last.receivedAt) - rule.windowMs - rule.latenessMs - 60 * 60_000 : Number.NaN
+      if (horizon > covered + 60_000) prune(memory, mem, horizon)
+    }
 
     // Per key or user (`type|id`), every second a finding involving a batch event can
     // touch: a success's window before it; for a failure, the window after it in which a

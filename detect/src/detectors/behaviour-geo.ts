@@ -11,10 +11,22 @@
  * and still count: min_history_events is then judged on an upper bound.
  * Queries per tick, only when the batch holds located key events: one, plus one when a
  * country was first seen more than history_days ago.
+ * With engine memory (memory.ts), per key and country the earliest and latest event times the
+ * engine has learnt (from key_geo and from every located event it was handed, allowlisted or
+ * not): an event with a remembered use of its key from its country before it and within
+ * history_days is skipped before any query. Exact: that use is stored, so key_geo (and
+ * key_geo_1d) would call the country known too. In steady traffic nearly every event is
+ * skipped and the detector reads nothing.
  *
  * geo.impossible_travel compares consecutive located uses of a key in event time: the
  * batch's, plus the key's last located use before the batch's earliest (read from events,
  * within the window). Queries per tick, only when the batch holds such uses: one.
+ * With engine memory, per key its newest located use the engine knows (from that read and from
+ * the stream): a key whose batch uses are all later than it takes it as the previous use and
+ * costs no query. Exact but for one race: a use stored between the remembered one and the
+ * batch's earliest that the engine has not been handed yet (a later arrival, or a row that
+ * became visible behind the cursor) is not the previous use of that batch; it is judged against
+ * its own previous use when it arrives, so at most the one leg from it to the next use is lost.
  */
 import type { Store } from '@vigil/core'
 import type { Detector, Finding, StreamEvent } from '../detector.js'
@@ -35,6 +47,7 @@ import {
   pastThreshold,
   round,
 } from './behaviour-common.js'
+import { MEMORY_SLOT_LIMIT } from '../memory.js'
 
 // ---------------------------------------------------------------------------------------
 // geo.new_country
@@ -100,13 +113,45 @@ interface NewUse {
   known: string[]
 }
 
+/** Per key, per country: the earliest and latest event times known to be stored. */
+type KnownUses = Map<string, Map<string, { firstMs: number; lastMs: number }>>
+
+function learnUse(known: KnownUses, key: string, country: string, tsMs: number): void {
+  let countries = known.get(key)
+  if (!countries) {
+    if (known.size >= MEMORY_SLOT_LIMIT) known.clear()
+    countries = new Map()
+    known.set(key, countries)
+  }
+  const u = countries.get(country)
+  if (!u) countries.set(country, { firstMs: tsMs, lastMs: tsMs })
+  else {
+    if (tsMs < u.firstMs) u.firstMs = tsMs
+    if (tsMs > u.lastMs) u.lastMs = tsMs
+  }
+}
+
+/** A remembered use of the key from the event's country before it, within `historyMs`. */
+function knownBefore(known: KnownUses, e: StreamEvent, historyMs: number): boolean {
+  const u = known.get(e.api_key_id)?.get(e.geo_country)
+  if (!u) return false
+  const inRange = (t: number) => t < e.tsMs && t >= e.tsMs - historyMs
+  return inRange(u.firstMs) || inRange(u.lastMs)
+}
+
 export const geoNewCountry: Detector = {
   ruleId: 'geo.new_country',
-  async detect(events, { store, rule }) {
+  async detect(events, { store, rule, memory }) {
     const p = builtinParams(rule, 'geo.new_country')
     const allowed = allowlistOf(rule)
     const historyMs = p.history_days * DAY_MS
-    const located = events.filter((e) => e.api_key_id !== '' && e.geo_country !== '' && !allowed(e))
+    const known = memory?.slot<KnownUses>('geo.new_country', () => new Map())
+    let located = events.filter((e) => e.api_key_id !== '' && e.geo_country !== '' && !allowed(e))
+    if (known) {
+      located = located.filter((e) => !knownBefore(known, e, historyMs))
+      // Learnt after the check: an event is never its own history.
+      for (const e of events) if (e.api_key_id !== '' && e.geo_country !== '') learnUse(known, e.api_key_id, e.geo_country, e.tsMs)
+    }
     if (located.length === 0) return []
     located.sort((a, b) => a.tsMs - b.tsMs)
 
@@ -114,6 +159,7 @@ export const geoNewCountry: Detector = {
     const batchTimes = new Map<string, number[]>()
     for (const e of events) if (e.api_key_id !== '' && e.geo_country !== '') entry(batchTimes, e.api_key_id, () => []).push(e.tsMs)
     const geo = await readKeyGeo(store, [...new Set(located.map((e) => e.api_key_id))])
+    if (known) for (const [key, countries] of geo) for (const [country, h] of countries) learnUse(known, key, country, h.firstMs)
 
     const candidates: NewUse[] = []
     const ambiguous: Array<{ use: NewUse; fromMs: number }> = []
@@ -263,7 +309,7 @@ const placeOf = (f: Fix) => (f.city ? `${f.city}, ${f.country}` : f.country)
 
 export const geoImpossibleTravel: Detector = {
   ruleId: 'geo.impossible_travel',
-  async detect(events, { store, rule }) {
+  async detect(events, { store, rule, memory }) {
     const p = builtinParams(rule, 'geo.impossible_travel')
     const allowed = allowlistOf(rule)
     // A country-level fix is GeoIP's centroid of the country, not a place anyone is.
@@ -277,12 +323,30 @@ export const geoImpossibleTravel: Detector = {
 
     const earliest = new Map<string, number>()
     for (const [k, fixes] of byKey) earliest.set(k, Math.min(...fixes.map((f) => f.tsMs)))
-    const previous = await readPrevious(store, earliest, rule.windowMs, p.ignore_country_level)
     const prevByKey = new Map<string, Fix>()
-    for (const r of previous) {
-      if (prevByKey.has(r.k)) continue
-      if (allowed({ client_ip: r.ip, api_key_id: r.k, account_id: r.account_id, geo_country: r.country, source: r.source })) continue
-      prevByKey.set(r.k, { id: r.id, tsMs: chTimeToMs(r.tt), client_ip: r.ip, country: r.country, city: r.city, lat: r.lat, lon: r.lon })
+    // Keys whose remembered newest use is before all of their batch uses need no read.
+    const newest = memory?.slot<Map<string, Fix>>('geo.impossible_travel', () => new Map())
+    const unknown = new Map<string, number>()
+    for (const [k, first] of earliest) {
+      const m = newest?.get(k)
+      if (m && m.tsMs < first) prevByKey.set(k, m)
+      else unknown.set(k, first)
+    }
+    if (unknown.size > 0) {
+      const previous = await readPrevious(store, unknown, rule.windowMs, p.ignore_country_level)
+      for (const r of previous) {
+        if (prevByKey.has(r.k)) continue
+        if (allowed({ client_ip: r.ip, api_key_id: r.k, account_id: r.account_id, geo_country: r.country, source: r.source })) continue
+        prevByKey.set(r.k, { id: r.id, tsMs: chTimeToMs(r.tt), client_ip: r.ip, country: r.country, city: r.city, lat: r.lat, lon: r.lon })
+      }
+    }
+    if (newest) {
+      if (newest.size >= MEMORY_SLOT_LIMIT) newest.clear()
+      for (const [k, fixes] of byKey) {
+        let top = newest.get(k) ?? prevByKey.get(k)
+        for (const f of fixes) if (!top || f.tsMs > top.tsMs || (f.tsMs === top.tsMs && f.id > top.id)) top = f
+        if (top) newest.set(k, { ...top, receivedAt: undefined })
+      }
     }
 
     const findings: Finding[] = []
