@@ -121,12 +121,6 @@ export const ERRORS = {
     code: 'client_cert_required',
     message: 'This route needs a client certificate issued by the CA in VIGIL_TLS_CLIENT_CA',
   },
-  // server: transport (TLS, mTLS)
-  VIGIL_ERR_TLS_CLIENT_CERT_REQUIRED: {
-    status: 401,
-    code: 'client_cert_required',
-    message: 'This route needs a client certificate issued by the CA in VIGIL_TLS_CLIENT_CA',
-  },
 } as const satisfies Record<string, { status: number; code: string; message: string }>
 
 export type ErrorName = keyof typeof ERRORS
