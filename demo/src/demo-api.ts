@@ -93,6 +93,12 @@ export interface DemoApiOptions {
   /** The guard plugin's per-refused-order hook. */
   onOrderRefused?: (ks: ActiveKillSwitch, ctx: TradeContext) => void
   logger?: boolean
+  /**
+   * Fastify's `trustProxy`: which peers may name the client in `X-Forwarded-For` (the guard
+   * reads `request.ip`). The simulator's HTTP mode sends from loopback with the planned
+   * client address in that header. @defaultValue false
+   */
+  trustProxy?: boolean | string
 }
 
 export interface KillSwitchCancel {
@@ -224,7 +230,7 @@ export async function createDemoApi(opts: DemoApiOptions): Promise<DemoApi> {
   const controlView: ControlView = opts.controlView ?? control!
 
   const keys = new MemoryKeyStore({ encryptionKey: opts.encryptionKey ?? randomBytes(32), sink })
-  const app = Fastify({ logger: opts.logger ?? false })
+  const app = Fastify({ logger: opts.logger ?? false, trustProxy: opts.trustProxy ?? false })
   await app.register(vigilGuard, {
     keys,
     sink,

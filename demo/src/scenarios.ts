@@ -60,6 +60,17 @@ export interface PlanOptions {
   keys?: number
   /** The source id (clock.skew's entity). */
   source: string
+  /**
+   * Added to the scenario's own key ids (`ak_bf_001` → `ak_bf<tag>_001`), so a scenario run
+   * again against the same Vigil (the live demo's cycles) attacks fresh keys, not ones
+   * already revoked or kill-switched. @defaultValue none
+   */
+  keyTag?: string
+  /**
+   * Another round of the same population: the same keys (ids, secrets, homes), new request
+   * times and order ids (the live demo replans its background each cycle). @defaultValue 0
+   */
+  round?: number
 }
 
 interface Ctx {
@@ -104,7 +115,7 @@ function cleanRequest(key: SimKey, rng: Rng, at: number, tag = 'clean'): Planned
 /** Poisson arrivals per key, at its own rate scaled by its time-of-day curve. */
 function cleanTraffic(ctx: Ctx, keys: SimKey[], fromMs: number, toMs: number): void {
   for (const key of keys) {
-    const rng = ctx.rng.fork(`clean:${key.id}`)
+    const rng = ctx.rng.fork(ctx.opts.round ? `clean:${key.id}:${ctx.opts.round}` : `clean:${key.id}`)
     const perMs = (key.peakPerMinute * keyActivityAt(key, ctx.opts.startMs + fromMs)) / 60_000
     if (perMs <= 0) continue
     for (let t = fromMs + rng.exp(1 / perMs); t < toMs; t += rng.exp(1 / perMs)) ctx.requests.push(cleanRequest(key, rng, Math.round(t)))
@@ -113,7 +124,7 @@ function cleanTraffic(ctx: Ctx, keys: SimKey[], fromMs: number, toMs: number): v
 
 /** A key of the scenario's own (registered in the API, no clean traffic unless added); `pro` unless told. */
 function scenarioKey(ctx: Ctx, prefix: string, opts: Parameters<typeof makeKey>[2] = {}): SimKey {
-  const k = makeKey(ctx.rng.fork(prefix), 0, { prefix, tier: 'pro', ...opts })
+  const k = makeKey(ctx.rng.fork(prefix), 0, { prefix: `${prefix}${ctx.opts.keyTag}`, tier: 'pro', ...opts })
   ctx.keys.push(k)
   return k
 }
@@ -153,6 +164,9 @@ interface ScenarioDef {
 
 const key = (id: string): Label['entity'] => ({ type: 'api_key', id })
 
+/** Forged signatures in `auth.brute_force`: past auth.brute_force's critical bar (4 × 10 in 5 min). */
+export const BRUTE_FORCE_ATTEMPTS = 50
+
 export const SCENARIOS: Record<string, ScenarioDef> = {
   clean: {
     description: 'Ordinary traffic only: every key from its home address, at its own rate and time of day, orders close to its own median size.',
@@ -160,11 +174,12 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     build: () => ({ labels: [] }),
   },
   'auth.brute_force': {
-    description: 'One address in Lagos sends 30 forged signatures on one key, one a second (the guard locks the key after 10; the rest are refused locked_out).',
+    description:
+      'One address in Lagos sends 50 forged signatures on one key, one every 0.6 s (with the guard\'s default lockout the key is locked after 10 and the rest are refused locked_out): past the rule\'s critical bar of 40, so the key is revoked.',
     lengthMs: 35_000,
     build(ctx) {
       const victim = scenarioKey(ctx, 'bf')
-      for (let i = 0; i < 30; i++) ctx.requests.push(attack(victim, 'auth.brute_force', 2_000 + i * 1_000, { signing: 'forged', ip: FOREIGN.ng.ip, userAgent: 'python-requests/2.31.0', method: 'POST', path: '/v1/orders', body: FORGED_ORDER(i) }))
+      for (let i = 0; i < BRUTE_FORCE_ATTEMPTS; i++) ctx.requests.push(attack(victim, 'auth.brute_force', 2_000 + i * 600, { signing: 'forged', ip: FOREIGN.ng.ip, userAgent: 'python-requests/2.31.0', method: 'POST', path: '/v1/orders', body: FORGED_ORDER(i) }))
       return { labels: [{ rule: 'auth.brute_force', entity: key(victim.id) }, { rule: 'auth.brute_force', entity: { type: 'user', id: victim.user_id } }] }
     },
   },
@@ -268,16 +283,16 @@ export const SCENARIOS: Record<string, ScenarioDef> = {
     },
   },
   'order.fat_finger': {
-    description: "A desk key sends 40 ordinary AAPL orders around its median, then one 250 times that median.",
-    lengthMs: 70_000,
+    description: 'A desk key sends 40 ordinary AAPL orders around its median, one a second, then one 250 times that median (critical: the key is kill-switched).',
+    lengthMs: 50_000,
     build(ctx) {
       const k = scenarioKey(ctx, 'ff', { tier: 'pro' })
       k.medianQty = 200
       const aapl = INSTRUMENTS[0]!
       k.book = [aapl]
       const rng = ctx.rng.fork('ff-orders')
-      for (let i = 0; i < 40; i++) ctx.requests.push(attack(k, 'order.fat_finger', 2_000 + i * 1_500, { method: 'POST', path: '/v1/orders', body: orderBody(k, rng) }))
-      ctx.requests.push(attack(k, 'order.fat_finger', 65_000, { method: 'POST', path: '/v1/orders', body: orderBody(k, rng, 50_000, aapl) }))
+      for (let i = 0; i < 40; i++) ctx.requests.push(attack(k, 'order.fat_finger', 2_000 + i * 1_000, { method: 'POST', path: '/v1/orders', body: orderBody(k, rng) }))
+      ctx.requests.push(attack(k, 'order.fat_finger', 44_000, { method: 'POST', path: '/v1/orders', body: orderBody(k, rng, 50_000, aapl) }))
       return { labels: [{ rule: 'order.fat_finger', entity: key(k.id) }] }
     },
   },
@@ -326,7 +341,7 @@ export function buildPlan(name: string, options: PlanOptions): Plan {
   const def = SCENARIOS[name]
   if (!def) throw new Error(`unknown scenario ${name}; one of: ${SCENARIO_NAMES.join(', ')}`)
   coidSeq = 0
-  const opts: Required<PlanOptions> = { durationMs: 60_000, keys: 20, ...options }
+  const opts: Required<PlanOptions> = { durationMs: 60_000, keys: 20, keyTag: '', round: 0, ...options }
   const rng = createRng(opts.seed)
   const ctx: Ctx = { rng, opts, keys: [], requests: [] }
   const background = population(rng.fork('population'), opts.keys)

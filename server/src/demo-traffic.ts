@@ -1,15 +1,21 @@
 /**
- * Demo traffic for `vigil up --demo`: a small in-process generator that behaves like a
- * well-run trading API shipping its audit events — signed, gzip NDJSON batches, once a
- * second, to our own `POST /v1/events`. The traffic is clean on purpose (each key trades
- * from its own desk's addresses, logins succeed, orders are of ordinary size), so what the
- * dashboard shows is a baseline, not alerts. Labelled attack traffic belongs to the
- * simulator in `test/`, which replaces this.
+ * `vigil up --demo` (`startDemo`): the live demo of `@vigil/demo` — the demo trading API
+ * behind `@vigil/guard`, shipping its events to us as source `demo` and following our
+ * control channel, driven by the simulator's clean traffic and a cycle of labelled attacks.
+ *
+ * Also a small clean-event generator (`demoEvent`, `demoBatch`, `postDemoBatch`): ordinary
+ * CONTRACT §1 events (each key trades from its own desk's addresses, logins succeed, orders
+ * are of ordinary size) that tests and the false-alarm backfill (`npm run quality -- clean`)
+ * post or store directly, without a trading API.
  */
 import { randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import type { Logger } from 'pino'
-import { signPayload } from '@vigil/core'
+import { isVigilError, signPayload } from '@vigil/core'
+import { startLiveDemo, type LiveDemo } from '@vigil/demo'
+import type { SourceRegistry } from '@vigil/ingest'
 
 export type Rng = () => number
 
@@ -182,27 +188,16 @@ export function demoBatch(count: number, nowMs: number, rng: Rng = Math.random):
   return out
 }
 
-export interface DemoTrafficOptions {
+/** Where `postDemoBatch` sends: our own API, as the source named. */
+export interface DemoTarget {
   /** Base URL of our own API, e.g. `http://127.0.0.1:8080`. */
   url: string
   source: string
   secret: string
-  logger: Logger
-  /** @defaultValue `1000` */
-  intervalMs?: number
-  /** Events per batch vary between half and all of this. @defaultValue `60` */
-  maxEventsPerBatch?: number
-}
-
-export interface DemoTraffic {
-  /** Batches answered 202 so far. */
-  batchesAccepted(): number
-  /** Stops the timer and waits for a batch in flight. */
-  stop(): Promise<void>
 }
 
 /** Posts one signed, gzip NDJSON batch exactly as CONTRACT §2 asks of a trading API. */
-export async function postDemoBatch(opts: Pick<DemoTrafficOptions, 'url' | 'source' | 'secret'>, ndjson: string): Promise<Response> {
+export async function postDemoBatch(opts: DemoTarget, ndjson: string): Promise<Response> {
   const body = gzipSync(Buffer.from(ndjson, 'utf8'))
   const timestamp = String(Math.floor(Date.now() / 1000))
   return fetch(new URL('/v1/events', opts.url), {
@@ -220,37 +215,22 @@ export async function postDemoBatch(opts: Pick<DemoTrafficOptions, 'url' | 'sour
   })
 }
 
-export function startDemoTraffic(opts: DemoTrafficOptions): DemoTraffic {
-  const max = opts.maxEventsPerBatch ?? 60
-  let accepted = 0
-  let failuresLogged = 0
-  let inFlight: Promise<void> | undefined
-  const tick = () => {
-    // A slow answer must not pile batches up behind it.
-    if (inFlight) return
-    const count = Math.max(1, Math.round(max * (0.5 + Math.random() * 0.5)))
-    inFlight = (async () => {
-      try {
-        const res = await postDemoBatch(opts, demoBatch(count, Date.now()))
-        await res.arrayBuffer()
-        if (res.status === 202) accepted++
-        else throw new Error(`ingest answered ${res.status}`)
-      } catch (err) {
-        // Once a minute at most: a stopped store should not drown the log in demo noise.
-        if (failuresLogged++ % 60 === 0) opts.logger.warn({ err }, 'demo batch not accepted')
-      } finally {
-        inFlight = undefined
-      }
-    })()
+/**
+ * `vigil up --demo`: creates source `demo` (or rotates it, since an existing secret is never
+ * shown again) and starts the live demo of `@vigil/demo` against us — the demo trading API
+ * behind the guard, shipping to `url` as `demo` and following our control channel, and the
+ * simulator's clean traffic and attack cycle through it. The shipper's overflow lives in
+ * `<dataDir>/demo-outbox`.
+ */
+export async function startDemo(sources: SourceRegistry, url: string, logger: Logger, dataDir: string): Promise<LiveDemo> {
+  let secret: string
+  try {
+    secret = (await sources.add('demo', { by: 'vigil up --demo' })).secret
+  } catch (err) {
+    if (!(isVigilError(err) && err.errName === 'VIGIL_ERR_SOURCE_EXISTS')) throw err
+    secret = (await sources.rotate('demo', { by: 'vigil up --demo' })).secret
   }
-  const timer = setInterval(tick, opts.intervalMs ?? 1000)
-  timer.unref()
-  tick()
-  return {
-    batchesAccepted: () => accepted,
-    async stop() {
-      clearInterval(timer)
-      await inFlight
-    },
-  }
+  const outbox = path.join(dataDir, 'demo-outbox')
+  mkdirSync(outbox, { recursive: true, mode: 0o700 })
+  return startLiveDemo({ vigilUrl: url, source: 'demo', secret, dataDir: outbox, logger: logger.child({ part: 'demo' }) })
 }

@@ -33,13 +33,13 @@ import { Histogram } from 'prom-client'
 import { startAdminSocket } from './admin-socket.js'
 import { buildApp } from './app.js'
 import { createCursorCodec, deriveCursorKey } from './cursor.js'
-import { startDemoTraffic } from './demo-traffic.js'
+import { startDemo } from './demo-traffic.js'
 import { hardeningFromConfig } from './hardening.js'
 import { createMetricsRegistry } from './metrics-route.js'
 import { startResponseSide, type ResponseSide } from './response-wiring.js'
 
 export interface StartOptions {
-  /** Also create (or rotate) source `demo` and post demo traffic to ourselves. @defaultValue `false` */
+  /** Also create (or rotate) source `demo` and run the demo trading API and its traffic against us (@vigil/demo). @defaultValue `false` */
   demo?: boolean
   /** Where log lines go. @defaultValue stdout */
   logDestination?: DestinationStream
@@ -226,8 +226,8 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     logger.info({ url, store: store.kind }, 'vigil is up')
 
     if (opts.demo) {
-      const demo = await startDemo(sources, url, logger)
-      undo.push({ what: 'demo traffic', run: () => demo.stop() })
+      const demo = await startDemo(sources, url, logger, config.dataDir)
+      undo.push({ what: 'demo', run: () => demo.stop() })
     }
 
     let closing: Promise<void> | undefined
@@ -256,19 +256,6 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     await unwind()
     throw err
   }
-}
-
-async function startDemo(sources: SourceRegistry, url: string, logger: Logger) {
-  let secret: string
-  try {
-    secret = (await sources.add('demo', { by: 'vigil up --demo' })).secret
-  } catch (err) {
-    if (!(isVigilError(err) && err.errName === 'VIGIL_ERR_SOURCE_EXISTS')) throw err
-    // We never see an existing secret again, so the demo rotates to one it knows.
-    secret = (await sources.rotate('demo', { by: 'vigil up --demo' })).secret
-  }
-  logger.info({ source: 'demo' }, 'demo traffic started')
-  return startDemoTraffic({ url, source: 'demo', secret, logger })
 }
 
 /** Longest a graceful shutdown may take before the process gives up and exits. */

@@ -1,10 +1,12 @@
 /**
  * `npm run sim -- --scenario <name> [--seed n] [--vigil-url URL --source ID --secret S]
- *   [--duration 60s] [--keys n] [--start RFC3339]`
+ *   [--duration 60s] [--keys n] [--start RFC3339] [--http]`
  *
  * With a Vigil URL: runs the demo API in this process (its guard shipping to that Vigil as
  * `--source` with `--secret`, and following its control channel), drives the scenario in
- * real time, flushes, and prints one JSON summary line. Without one: a dry run that prints
+ * real time, flushes, and prints one JSON summary line. `--http`: the demo API listens on
+ * 127.0.0.1 and every request goes over a socket (client address in X-Forwarded-For, which
+ * it trusts from loopback); otherwise requests go through `app.inject`. Without one: a dry run that prints
  * every planned request as a JSON line (secrets never), then the summary line.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -35,7 +37,7 @@ async function main(): Promise<void> {
   const a = args(process.argv.slice(2))
   const scenario = a.get('scenario')
   if (!scenario || !SCENARIO_NAMES.includes(scenario)) {
-    console.error(`usage: npm run sim -- --scenario <${SCENARIO_NAMES.join('|')}> [--seed n] [--vigil-url URL --source ID --secret S] [--duration 60s] [--keys n]`)
+    console.error(`usage: npm run sim -- --scenario <${SCENARIO_NAMES.join('|')}> [--seed n] [--vigil-url URL --source ID --secret S] [--duration 60s] [--keys n] [--http]`)
     process.exitCode = 2
     return
   }
@@ -58,11 +60,12 @@ async function main(): Promise<void> {
   const secret = a.get('secret')
   if (!secret) throw new Error('--secret is required with --vigil-url (the source secret from `vigil sources add`)')
   const dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-sim-outbox-'))
-  const { api, sink, shipper } = await createSimApi(plan, { vigilUrl, source, secret, dataDir })
+  const http = a.get('http') === 'true'
+  const { api, sink, shipper, baseUrl } = await createSimApi(plan, { vigilUrl, source, secret, dataDir, ...(http ? { listen: { port: 0 } } : {}) })
   const stop = new AbortController()
   process.once('SIGINT', () => stop.abort())
   try {
-    const result = await drive(api, plan, sink, { realtime: true, signal: stop.signal })
+    const result = await drive(api, plan, sink, { realtime: true, signal: stop.signal, ...(baseUrl ? { baseUrl } : {}) })
     await shipper!.flush(30_000)
     console.log(JSON.stringify({ ...summary, dryRun: false, ...result, shipper: shipper!.stats() }))
   } finally {

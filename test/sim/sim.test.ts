@@ -14,7 +14,7 @@ import { parse } from 'yaml'
 import { AuditEventSchema } from '@vigil/core'
 import { BUILTIN_RULE_IDS } from '@vigil/detect'
 import type { GuardEvent } from '@vigil/guard'
-import { buildPlan, createRng, createSimApi, drive, FOREIGN, HOME_NETS, population, SCENARIO_NAMES, SCENARIOS, shiftTs } from '@vigil/demo'
+import { BRUTE_FORCE_ATTEMPTS, buildPlan, createRng, createSimApi, drive, FOREIGN, HOME_NETS, population, SCENARIO_NAMES, SCENARIOS, shiftTs } from '@vigil/demo'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const START = Date.UTC(2026, 10, 24, 14, 0, 0) // a Tuesday afternoon in Europe, morning in New York
@@ -135,7 +135,7 @@ describe('simulator against an in-process demo API (no Vigil)', () => {
           expect(events.filter((e) => e.http && e.outcome !== 'success')).toEqual([])
           break
         case 'auth.brute_force':
-          expect(reasons((e) => e.api_key_id === labelled).filter((r) => r === 'bad_signature' || r === 'locked_out')).toHaveLength(30)
+          expect(reasons((e) => e.api_key_id === labelled).filter((r) => r === 'bad_signature' || r === 'locked_out')).toHaveLength(BRUTE_FORCE_ATTEMPTS)
           break
         case 'auth.credential_stuffing':
           expect(new Set(events.filter((e) => e.reason === 'unknown_key').map((e) => e.client_ip)).size).toBe(4)
