@@ -15,6 +15,7 @@
  *   Slack's callbacks accept a request without one: browsers and Slack hold no certificate of
  *   ours, and those routes have their own authentication.
  */
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isIPv4 } from 'node:net'
 import { createSecureContext, type TLSSocket } from 'node:tls'
@@ -40,6 +41,8 @@ export interface TlsServerOptions {
  * callbacks with its own secret and cannot present a certificate issued by our CA.
  */
 const CLIENT_CERT_EXEMPT = new Set(['/v1/slack/interactions'])
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
 
 /** Does `host` only ever accept connections from this machine? Names other than localhost may resolve anywhere. */
 export function isLoopbackHost(host: string): boolean {
@@ -82,8 +85,11 @@ export function tlsServerOptions(config: Pick<VigilConfig, 'host' | 'tls'>): Tls
   }
   if (caFile !== undefined) {
     const ca = readSetting(caFile, 'VIGIL_TLS_CLIENT_CA')
+    // OpenSSL skips what it cannot parse in a CA list, which would silently refuse every client.
+    const blocks = ca.toString('utf8').match(PEM_CERTIFICATE) ?? []
     try {
-      createSecureContext({ ca })
+      if (blocks.length === 0) throw new Error('no certificate')
+      for (const block of blocks) new X509Certificate(block)
     } catch {
       throw new VigilError('VIGIL_ERR_CONFIG_INVALID', 'VIGIL_TLS_CLIENT_CA is not a PEM certificate bundle')
     }
