@@ -115,6 +115,7 @@ export const ERRORS = {
   VIGIL_ERR_REPORT_PERIOD_TOO_LONG: { status: 400, code: 'period_too_long', message: 'A report period is at most 400 days' },
   VIGIL_ERR_REPORT_INCIDENT_REQUIRED: { status: 400, code: 'incident_required', message: 'A dora-incident report needs an incident id' },
   VIGIL_ERR_REPORT_NOT_FOUND: { status: 404, code: 'report_not_found', message: 'No such report' },
+  VIGIL_ERR_REPORT_INTEGRITY: { status: 409, code: 'report_integrity', message: 'The stored report file no longer matches the SHA-256 recorded when it was written' },
   // server: transport (TLS, mTLS)
   VIGIL_ERR_TLS_CLIENT_CERT_REQUIRED: {
     status: 401,
