@@ -1,5 +1,5 @@
 // Public surface of @vigil/ingest.
 export { createSourceRegistry } from './sources.js'
 export type { SourceRegistry, SourceInfo, SourceSecret } from './sources.js'
-export { createIngest } from './ingest.js'
+export { createIngest, OWN_SOURCE } from './ingest.js'
 export type { Ingest, IngestDeps } from './ingest.js'

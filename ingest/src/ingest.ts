@@ -15,7 +15,8 @@ import { IdempotencyCache } from './idempotency.js'
 import { ReplayCache } from './replay-cache.js'
 import { SourceRateLimiter } from './rate-limit.js'
 import { createGeoLookup } from './geo.js'
-import { ROW_COLUMNS, ROW_FORMAT } from './normalize.js'
+import { normalizeEvent, ROW_COLUMNS, ROW_FORMAT, type RequestContext } from './normalize.js'
+import { ingestClock } from './clock.js'
 import { ingestRoutes, type IngestCounters } from './routes.js'
 
 export interface IngestDeps {
@@ -43,7 +44,18 @@ export interface Ingest {
   close(): Promise<void>
   /** For health: is ClickHouse writable, how many bytes wait in the spool. */
   status(): { storage: 'ok' | 'spooling'; spoolBytes: number }
+  /**
+   * Vigil's own audit events (its sign-ins, lockouts, people changes) under source
+   * {@link OWN_SOURCE}, so its detectors watch Vigil too. In process and trusted: no
+   * signature, but the same validation, masking, enrichment and batch writer as
+   * `POST /v1/events`. Resolves once they are durable with how many were stored; an event
+   * that does not validate is dropped and named in `rejected`.
+   */
+  recordOwn(events: readonly Record<string, unknown>[]): Promise<{ accepted: number; rejected: Array<{ index: number; error: string }> }>
 }
+
+/** The source id of the events Vigil emits about itself. */
+export const OWN_SOURCE = 'vigil'
 
 function metricsFor(registry: Registry | undefined) {
   if (!registry) return { counters: undefined, writer: undefined }
@@ -94,6 +106,7 @@ export async function createIngest(deps: IngestDeps): Promise<Ingest> {
     ...(m.writer ? { metrics: m.writer } : {}),
   })
   let accepting = true
+  const geo = createGeoLookup()
   const routes = ingestRoutes({
     config,
     logger,
@@ -102,7 +115,7 @@ export async function createIngest(deps: IngestDeps): Promise<Ingest> {
     idempotency: new IdempotencyCache(redis, logger),
     replay: new ReplayCache(redis, logger, config.ingest.signatureToleranceSec),
     rateLimiter: new SourceRateLimiter(config.ingest.rateLimitPerSource),
-    geo: createGeoLookup(),
+    geo,
     ...(m.counters ? { counters: m.counters } : {}),
     accepting: () => accepting,
   })
@@ -116,6 +129,21 @@ export async function createIngest(deps: IngestDeps): Promise<Ingest> {
     status() {
       const s = writer.status()
       return { storage: s.storage, spoolBytes: s.spoolBytes }
+    },
+    async recordOwn(events) {
+      const clock = ingestClock()
+      const ctx: RequestContext = { source: OWN_SOURCE, receivedAt: clock.iso, receivedMs: clock.ms, geo }
+      const rows: string[] = []
+      const rejected: Array<{ index: number; error: string }> = []
+      events.forEach((event, index) => {
+        // normalizeEvent moves unknown fields into attrs in place: hand it a copy.
+        const n = normalizeEvent({ ...event }, ctx)
+        if (n.ok) rows.push(n.row)
+        else rejected.push({ index, error: n.error })
+      })
+      if (rows.length > 0) await writer.write(Buffer.from(rows.join('')), rows.length)
+      m.counters?.accepted(OWN_SOURCE, rows.length)
+      return { accepted: rows.length, rejected }
     },
   }
 }
