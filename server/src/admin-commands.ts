@@ -1,6 +1,6 @@
 /**
- * The admin operations behind `vigil sources …`, `vigil tokens …`, `vigil audit verify` and
- * `vigil respond dlq …`, and the JSON each one
+ * The admin operations behind `vigil sources …`, `vigil tokens …`, `vigil users …`,
+ * `vigil audit verify` and `vigil respond dlq …`, and the JSON each one
  * answers (CONTRACT §6).
  *
  * Relied on by: the CLI, which runs them on a store it opened itself, and the admin socket
@@ -15,6 +15,8 @@ import type { SourceRegistry } from '@vigil/ingest'
 import { createAuditLog, DeadLetters, type AuditEntry, type AuditVerification, type DeadLetter } from '@vigil/respond'
 import { responseKeyPrefix, type ResponseSide } from './response-wiring.js'
 import { createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo } from './tokens.js'
+import type { People } from './people.js'
+import type { AddedUser, UserInfo } from './users.js'
 
 export interface AdminContext {
   store: Store
@@ -25,6 +27,8 @@ export interface AdminContext {
   response?: () => ResponseSide | undefined
   /** Told when a change could not be put in the audit chain (no Redis here). */
   onAuditSkipped?: (entry: AuditEntry) => void
+  /** People and sessions (`vigil users …`): the running `vigil up`'s, or one the CLI opened. */
+  people?: () => People | undefined
 }
 
 /** A source as listed: what `SourceInfo` has today, and never more. */
@@ -50,6 +54,12 @@ export interface AdminOperations {
   'audit/verify': { input: Record<string, never>; output: AuditVerification }
   'respond/dlq-list': { input: Record<string, never>; output: { items: DeadLetter[] } }
   'respond/dlq-retry': { input: { id: string; by: string }; output: DeadLetter }
+  /** `password` empty: Vigil generates one and answers it once as `initial_password`. */
+  'users/add': { input: { email: string; role: string; password: string; by: string }; output: AddedUser }
+  'users/list': { input: Record<string, never>; output: { items: UserInfo[] } }
+  'users/set-role': { input: { email: string; role: string; by: string }; output: UserInfo }
+  'users/disable': { input: { email: string; by: string }; output: UserInfo }
+  'users/revoke-sessions': { input: { email: string; by: string }; output: { email: string; sessions_ended: number } }
 }
 
 export type AdminOperation = keyof AdminOperations
@@ -108,6 +118,28 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
     if (!live) throw new VigilError('VIGIL_ERR_API_UNAVAILABLE', 'vigil up is not running here: start it, then retry')
     return live.response.retryDeadLetter(id, by)
   },
+  async 'users/add'(ctx, { email, role, password, by }) {
+    return peopleOf(ctx).add(email, { role, ...(password === '' ? {} : { password }) }, by)
+  },
+  async 'users/list'(ctx) {
+    return { items: await peopleOf(ctx).users.list() }
+  },
+  async 'users/set-role'(ctx, { email, role, by }) {
+    return peopleOf(ctx).setRole(email, role, by)
+  },
+  async 'users/disable'(ctx, { email, by }) {
+    return peopleOf(ctx).disable(email, by)
+  },
+  async 'users/revoke-sessions'(ctx, { email, by }) {
+    return peopleOf(ctx).revokeSessions(email, by)
+  },
+}
+
+function peopleOf(ctx: AdminContext): People {
+  const people = ctx.people?.()
+  // Sessions and the audit chain are in Redis: without it no change to people is made.
+  if (!people) throw new VigilError('VIGIL_ERR_REDIS_UNAVAILABLE', 'people and their sessions need Redis')
+  return people
 }
 
 /**
@@ -136,6 +168,11 @@ export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: r
   'tokens/revoke': { input: ['id', 'by'], answers: ['id', 'status', 'revoked_at'] },
   'audit/verify': { input: [], answers: ['ok', 'rows', 'head', 'problems'] },
   'respond/dlq-list': { input: [], answers: ['items'] },
+  'users/add': { input: ['email', 'role', 'password', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at', 'initial_password'] },
+  'users/list': { input: [], answers: ['items'] },
+  'users/set-role': { input: ['email', 'role', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
+  'users/disable': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
+  'users/revoke-sessions': { input: ['email', 'by'], answers: ['email', 'sessions_ended'] },
   'respond/dlq-retry': {
     input: ['id', 'by'],
     answers: ['id', 'status', 'idempotency_key', 'run_id', 'playbook', 'step', 'action', 'alert_id', 'incident_id', 'attempts', 'error', 'dead_at', 'updated_at', 'updated_by'],

@@ -126,6 +126,7 @@ function buildAdminApp(deps: AdminSocketDeps): FastifyInstance {
     sources: deps.sources,
     ...(deps.redis ? { redis: deps.redis } : {}),
     ...(deps.response ? { response: deps.response } : {}),
+    ...(deps.people ? { people: deps.people } : {}),
   }
   const route = <K extends AdminOperation>(operation: K) => {
     const fields = ADMIN_SHAPES[operation].input as readonly string[]

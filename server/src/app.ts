@@ -10,7 +10,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { VigilError, type Store } from '@vigil/core'
 import type { Ingest } from '@vigil/ingest'
-import { installAccessControl, routePermission, type RouteEntry } from './access-control.js'
+import { installAccessControl, routePermission, type RouteEntry, type SessionVerifier } from './access-control.js'
 import { createCursorCodec, ephemeralCursorKey } from './cursor.js'
 import { frameworkErrorReply, installErrorReplies } from './error-reply.js'
 import { installHardening, serverOptions, type HardeningOptions } from './hardening.js'
@@ -39,6 +39,8 @@ export interface AppDeps {
   plugins?: readonly FastifyPluginAsync[]
   /** Largest operator API body; ingest sets its own. @defaultValue `1048576` */
   bodyLimit?: number
+  /** Checks people's session access tokens (people.ts). @defaultValue none: only CLI tokens are accepted */
+  sessions?: SessionVerifier
   /** TLS, mTLS and the operator rate limit (hardening.ts). Security headers are always on. @defaultValue plain HTTP, no rate limit */
   hardening?: HardeningOptions
 }
@@ -80,7 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
 
   installErrorReplies(app)
-  const routes = installAccessControl(app, { store: deps.store })
+  const routes = installAccessControl(app, { store: deps.store, sessions: deps.sessions })
   app.decorate('vigilRoutes', routes)
   instrumentRequests(app, deps.metrics)
   app.addHook('onResponse', async (request, reply) => {

@@ -24,6 +24,7 @@ import { ADMIN_OPERATIONS, operatorFacingError, type AdminContext, type AdminInp
 import { adminSocketPath } from './admin-socket.js'
 import { callAdminSocket } from './admin-socket-client.js'
 import { ROLES } from './permissions.js'
+import { openPeopleOffline, readPasswordStdin, registerUsersCommands, USERS_OPERATIONS } from './users-cli.js'
 import { openVigilStore, startVigil, VIGIL_MIGRATIONS } from './runtime.js'
 import { DEFAULT_TOKEN_TTL } from './tokens.js'
 
@@ -32,6 +33,8 @@ export interface CliIo {
   stderr: { write(s: string): unknown }
   /** Environment for the configuration. @defaultValue `process.env` (read by core's config) */
   env?: NodeJS.ProcessEnv
+  /** Where `--password-stdin` reads from. @defaultValue `process.stdin` */
+  stdin?: AsyncIterable<Buffer | string>
 }
 
 /** What a command hands back: printed as JSON with `--json`, as `human` text otherwise. */
@@ -81,19 +84,24 @@ function actor(): string {
 }
 
 /** Operations that use Redis (the audit chain's lock and head): run here, they start it (the private one keeps its data on disk). */
-const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke'])
+const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke', ...USERS_OPERATIONS])
 
 /** Runs `fn` with the store and source registry of the data dir (and Redis if asked), and closes them after. */
 async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean } = {}): Promise<T> {
   const store = await openVigilStore(config)
   let sources: SourceRegistry | undefined
   let redis: RedisHandle | undefined
+  let offline: Awaited<ReturnType<typeof openPeopleOffline>> | undefined
   try {
     await migrate(store, VIGIL_MIGRATIONS)
     sources = createSourceRegistry({ store, masterKey: loadMasterKey(config), config })
     if (opts.redis) redis = await startRedis(config)
-    return await fn({ store, sources, ...(redis ? { redis: redis.redis } : {}) })
+    // People's changes are audited and emitted as own events just as in `vigil up`.
+    offline = redis ? await openPeopleOffline({ config, store, sources, redis: redis.redis }) : undefined
+    const people = offline?.people
+    return await fn({ store, sources, ...(redis ? { redis: redis.redis } : {}), ...(people ? { people: () => people } : {}) })
   } finally {
+    await offline?.close()
     sources?.close()
     await redis?.stop()
     await store.close()
@@ -239,6 +247,14 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
         human: `Token ${info.id} revoked at ${info.revoked_at}.\n`,
       })
     })
+
+  registerUsersCommands(program, {
+    run: (operation, input) => runAdmin(config(), operation, input),
+    emit,
+    actor,
+    readPassword: () => readPasswordStdin(io.stdin ?? process.stdin),
+    table,
+  })
 
   const rules = program.command('rules').description('detection rules in rules/detections')
   rules

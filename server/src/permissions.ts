@@ -37,9 +37,10 @@ export type OperatorPermission = (typeof OPERATOR_PERMISSIONS)[number]
  * Route markers that are not granted by a role:
  * `public` needs no credential at all (health); `source` means the route authenticates its caller
  * itself by HMAC (ingest's `POST /v1/events`, the control channel, Slack's interactivity
- * callbacks), so the bearer check must stay out of its way.
+ * callbacks), so the bearer check must stay out of its way; `authenticated` needs a valid
+ * credential of any role and nothing more (a person's own session: `/v1/auth/me`, enrolment).
  */
-export const ROUTE_MARKERS = ['public', 'source'] as const
+export const ROUTE_MARKERS = ['public', 'source', 'authenticated'] as const
 export type RouteMarker = (typeof ROUTE_MARKERS)[number]
 
 /** Every value a route may declare as `config.permission`. */
@@ -83,11 +84,11 @@ export function isPermission(value: unknown): value is Permission {
 
 /**
  * May an operator with `role` use a route that requires `permission`? Route markers are
- * not role grants: `public` is open to anyone, and `source` routes are never opened by an
+ * not role grants: `public` is open to anyone, `authenticated` to any valid credential, and `source` routes are never opened by an
  * operator token (a source signs its requests instead).
  */
 export function can(role: Role, permission: Permission): boolean {
-  if (permission === 'public') return true
+  if (permission === 'public' || permission === 'authenticated') return true
   if (permission === 'source') return false
   return GRANTS[role].has(permission)
 }

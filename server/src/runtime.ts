@@ -36,7 +36,10 @@ import { createCursorCodec, deriveCursorKey } from './cursor.js'
 import { startDemo } from './demo-traffic.js'
 import { hardeningFromConfig } from './hardening.js'
 import { createMetricsRegistry } from './metrics-route.js'
-import { startResponseSide, type ResponseSide } from './response-wiring.js'
+import { SERVER_MIGRATIONS_DIR } from './migrations.js'
+import { responseKeyPrefix, startResponseSide, type ResponseSide } from './response-wiring.js'
+import { authRoutes } from './auth-routes.js'
+import { createPeople, type People } from './people.js'
 
 export interface StartOptions {
   /** Also create (or rotate) source `demo` and run the demo trading API and its traffic against us (@vigil/demo). @defaultValue `false` */
@@ -137,6 +140,7 @@ export const VIGIL_MIGRATIONS = [
   { dir: CORE_MIGRATIONS_DIR, scope: 'core' },
   { dir: DETECT_MIGRATIONS_DIR, scope: 'detect' },
   { dir: RESPOND_MIGRATIONS_DIR, scope: 'respond' },
+  { dir: SERVER_MIGRATIONS_DIR, scope: 'server' },
 ]
 
 /** Starts everything. On failure, whatever had started is stopped again before it throws. */
@@ -175,10 +179,10 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     // the CLI as one more client. Served this early so admin commands work during start-up,
     // and closed after the listener, before the store it writes to.
     // Filled in once the response side has started; admin commands may arrive before.
-    const live: { respond?: ResponseSide } = {}
+    const live: { respond?: ResponseSide; people?: People } = {}
     const adminSocket = config.clickhouse.url
       ? undefined
-      : await startAdminSocket({ config, logger, store, sources, redis: redis.redis, response: () => live.respond })
+      : await startAdminSocket({ config, logger, store, sources, redis: redis.redis, response: () => live.respond, people: () => live.people })
     if (adminSocket) undo.push({ what: 'admin socket', run: () => adminSocket.close() })
 
     const metrics = createMetricsRegistry()
@@ -213,9 +217,12 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     })
     undo.push({ what: 'response', run: () => respond.close() })
     live.respond = respond
+    // People and sign-in (people.ts): audited into respond's chain, own events through ingest.
+    const people = createPeople({ store, redis: redis.redis, keyPrefix: await responseKeyPrefix(store), masterKey, auth: config.auth, audit: respond.audit, ownEvents: (e) => ingest.recordOwn(e), logger })
+    live.people = people
 
     const hardening = hardeningFor(redis.redis)
-    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins], hardening })
+    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins, authRoutes({ people, absoluteTimeoutSec: config.auth.absoluteTimeoutSec })], hardening, sessions: people })
     undo.push({ what: 'http', run: () => app.close() })
     try {
       await app.listen({ host: config.host, port: config.port })

@@ -22,6 +22,8 @@ import { createMetricsRegistry } from './metrics-route.js'
 import { ROLES, type Role } from './permissions.js'
 import { startResponseSide, type ResponseSide } from './response-wiring.js'
 import { createToken } from './tokens.js'
+import { authRoutes } from './auth-routes.js'
+import { createPeople, type People } from './people.js'
 
 export interface TestStore {
   dir: string
@@ -74,6 +76,8 @@ export interface TestApp {
   logLines: string[]
   /** A live token per role. */
   tokens: Record<Role, string>
+  /** People and sessions behind `/v1/auth/*` and `/v1/users*`. */
+  people: People
   /** Builds another app on the same store, Redis and ingest (e.g. with test-only routes). */
   extraApp(opts: { plugins?: FastifyPluginAsync[]; redis?: { ping(): Promise<unknown> }; ingest?: Pick<Ingest, 'routes' | 'status'> }): Promise<FastifyInstance>
   close(): Promise<void>
@@ -82,6 +86,8 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Playbooks the engine loads. @defaultValue `rules/playbooks` of this checkout */
   playbooksDir?: string
+  /** The clock of sign-in, sessions and throttling (people.ts). @defaultValue `Date.now` */
+  now?: () => number
 }
 
 export async function startTestApp(t: TestStore, options: TestAppOptions = {}): Promise<TestApp> {
@@ -111,7 +117,19 @@ export async function startTestApp(t: TestStore, options: TestAppOptions = {}): 
     digestPattern: null,
     ...(options.playbooksDir ? { playbooksDir: options.playbooksDir } : {}),
   })
-  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...respond.plugins] })
+  const people = createPeople({
+    store: t.store,
+    redis,
+    keyPrefix: `${prefix}:`,
+    masterKey,
+    auth: t.config.auth,
+    audit: respond.audit,
+    ownEvents: (events) => ingest.recordOwn(events),
+    logger,
+    ...(options.now ? { now: options.now } : {}),
+  })
+  const peopleRoutes = authRoutes({ people, absoluteTimeoutSec: t.config.auth.absoluteTimeoutSec })
+  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...respond.plugins, peopleRoutes], sessions: people })
   const tokens = {} as Record<Role, string>
   for (const role of ROLES) tokens[role] = (await createToken(t.store, { role, name: `test ${role}`, ttl: '1h' })).token
   const extras: FastifyInstance[] = []
@@ -126,6 +144,7 @@ export async function startTestApp(t: TestStore, options: TestAppOptions = {}): 
     prefix,
     logLines: lines,
     tokens,
+    people,
     async extraApp(opts) {
       const extra = await buildApp({
         logger,
