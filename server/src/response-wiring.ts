@@ -23,9 +23,11 @@ import {
   createIncidentStore,
   createKeyStateStore,
   createKillSwitchStore,
+  createReportStore,
   incidentsRoutes,
   keysRoutes,
   killswitchesRoutes,
+  reportsRoutes,
   slackInteractionsRoutes,
   startResponse,
   type AuditLogStore,
@@ -33,10 +35,12 @@ import {
   type IncidentStore,
   type KeyStateStore,
   type KillSwitchStore,
+  type ReportStore,
   type Response,
   type SlackInteraction,
 } from '@vigil/respond'
 import type { CursorCodec } from './cursor.js'
+import { reportDepsFrom } from './report-wiring.js'
 
 export interface ResponseSideDeps {
   config: VigilConfig
@@ -63,6 +67,8 @@ export interface ResponseSide {
   killswitches: KillSwitchStore
   incidents: IncidentStore
   response: Response
+  /** Compiled regulatory reports (`/v1/reports`, `vigil reports generate`). */
+  reports: ReportStore
   /** Every respond route, to register into the app. */
   plugins: FastifyPluginAsync[]
   close(): Promise<void>
@@ -154,6 +160,13 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
     })
   }
 
+  const reports = createReportStore({
+    store,
+    dataDir: config.dataDir,
+    audit,
+    deps: reportDepsFrom({ audit, playbooks: () => response.playbooks }),
+  })
+
   const plugins: FastifyPluginAsync[] = [
     controlRoutes({ control, secretsFor: deps.secretsFor, toleranceSec: config.ingest.signatureToleranceSec, logger }),
     keysRoutes({ keys }),
@@ -165,6 +178,7 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
       alertsFor: async (ids) => (await Promise.all(ids.slice(0, 200).map((id) => deps.alerts.get(id)))).filter((a) => a !== undefined),
     }),
     auditRoutes({ audit, cursors }),
+    reportsRoutes({ reports, cursors }),
     slackInteractionsRoutes({ signingSecret: config.slack.signingSecret, logger, redis, onAction: onSlackAction }),
     ...response.routes,
   ]
@@ -176,6 +190,7 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
     killswitches,
     incidents,
     response,
+    reports,
     plugins,
     async close() {
       await response.close()
