@@ -14,6 +14,10 @@
  *   callbacks are signed) and unknown paths are never limited.
  * - The limiter runs after authentication (so one operator cannot spend another's budget) and
  *   before the body is read.
+ * - Requests refused `401` on operator routes (a wrong, expired or missing token) never reach
+ *   that limiter, so they are counted apart, per client IP, against the same budget: once an
+ *   IP has spent it, its operator requests are answered 429 before any token is looked up,
+ *   until the window ends. Guessing tokens then costs the store nothing.
  * - Redis unreachable: requests go through (authentication still applies). Operators must be
  *   able to revoke keys during an outage more than they must be throttled.
  */
@@ -21,6 +25,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import type { Redis } from 'ioredis'
 import { VigilError } from '@vigil/core'
+import { routePermission } from './access-control.js'
 import { isPermission } from './permissions.js'
 
 export interface ApiRateLimitOptions {
@@ -37,6 +42,8 @@ export interface ApiRateLimitOptions {
 export function rateLimitKey(request: FastifyRequest): string {
   return request.operator ? `op:${request.operator.id}` : `ip:${request.ip}`
 }
+
+const retryAfterHeader = (ttlMs: number) => ({ 'retry-after': String(Math.max(1, Math.ceil(ttlMs / 1000))) })
 
 /** Route markers whose routes the operator limit never touches (see the header). */
 function isOperatorRoute(permission: unknown): boolean {
@@ -58,12 +65,19 @@ export async function installApiRateLimit(app: FastifyInstance, opts: ApiRateLim
     nameSpace: opts.prefix ?? 'vigil:ratelimit:api:',
     keyGenerator: rateLimitKey,
     skipOnError: true,
-    errorResponseBuilder: (_request, context) =>
-      new VigilError('VIGIL_ERR_API_RATE_LIMITED', undefined, {
-        headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) },
-      }),
+    errorResponseBuilder: (_request, context) => new VigilError('VIGIL_ERR_API_RATE_LIMITED', undefined, { headers: retryAfterHeader(context.ttl) }),
   })
   const limiter = app.rateLimit()
+  const refusals = app.createRateLimit({ keyGenerator: (request) => `refused:ip:${request.ip}` })
+  // App-wide and installed before the access check, so it runs first.
+  app.addHook('onRequest', async (request) => {
+    if (!isOperatorRoute(routePermission(request))) return
+    const spent = await refusals(request, { increment: false })
+    if (!spent.isAllowed && spent.remaining === 0) throw new VigilError('VIGIL_ERR_API_RATE_LIMITED', undefined, { headers: retryAfterHeader(spent.ttl) })
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode === 401 && isOperatorRoute(routePermission(request))) await refusals(request)
+  })
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!isOperatorRoute((route.config as { permission?: unknown } | undefined)?.permission)) return
     const existing = route.onRequest
