@@ -17,10 +17,13 @@
  * - Requests refused `401` on operator routes (a wrong, expired or missing token) never reach
  *   that limiter, so they are counted apart, per client IP, against the same budget: once an
  *   IP has spent it, its operator requests are answered 429 before any token is looked up,
- *   until the window ends. Guessing tokens then costs the store nothing.
+ *   until the window ends. Guessing tokens then costs the store nothing. A credential this
+ *   process accepted within the window still goes through, so a flood of bad tokens from an
+ *   address operators share (a NAT, a proxy) does not lock out those already at work.
  * - Redis unreachable: requests go through (authentication still applies). Operators must be
  *   able to revoke keys during an outage more than they must be throttled.
  */
+import { createHash } from 'node:crypto'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import type { Redis } from 'ioredis'
@@ -43,7 +46,37 @@ export function rateLimitKey(request: FastifyRequest): string {
   return request.operator ? `op:${request.operator.id}` : `ip:${request.ip}`
 }
 
+/** Bounds the memory of `RecentCredentials`; the oldest are forgotten first. */
+const MAX_REMEMBERED = 10_000
+
 const retryAfterHeader = (ttlMs: number) => ({ 'retry-after': String(Math.max(1, Math.ceil(ttlMs / 1000))) })
+
+/**
+ * Digests of `Authorization` values that passed the access check lately, in this process.
+ * Digests, not tokens: no credential is kept in memory longer than its request.
+ */
+class RecentCredentials {
+  private readonly until = new Map<string, number>()
+  constructor(private readonly ttlMs: number) {}
+
+  private digest(request: FastifyRequest): string | undefined {
+    const value = request.headers.authorization
+    return typeof value === 'string' && value !== '' ? createHash('sha256').update(value).digest('base64url') : undefined
+  }
+
+  add(request: FastifyRequest): void {
+    const d = this.digest(request)
+    if (d === undefined) return
+    this.until.delete(d)
+    if (this.until.size >= MAX_REMEMBERED) this.until.delete(this.until.keys().next().value as string)
+    this.until.set(d, Date.now() + this.ttlMs)
+  }
+
+  has(request: FastifyRequest): boolean {
+    const d = this.digest(request)
+    return d !== undefined && (this.until.get(d) ?? 0) > Date.now()
+  }
+}
 
 /** Route markers whose routes the operator limit never touches (see the header). */
 function isOperatorRoute(permission: unknown): boolean {
@@ -69,11 +102,12 @@ export async function installApiRateLimit(app: FastifyInstance, opts: ApiRateLim
   })
   const limiter = app.rateLimit()
   const refusals = app.createRateLimit({ keyGenerator: (request) => `refused:ip:${request.ip}` })
+  const accepted = new RecentCredentials(opts.windowSec * 1000)
   // App-wide and installed before the access check, so it runs first.
   app.addHook('onRequest', async (request) => {
     if (!isOperatorRoute(routePermission(request))) return
     const spent = await refusals(request, { increment: false })
-    if (!spent.isAllowed && spent.remaining === 0) throw new VigilError('VIGIL_ERR_API_RATE_LIMITED', undefined, { headers: retryAfterHeader(spent.ttl) })
+    if (!spent.isAllowed && spent.remaining === 0 && !accepted.has(request)) throw new VigilError('VIGIL_ERR_API_RATE_LIMITED', undefined, { headers: retryAfterHeader(spent.ttl) })
   })
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode === 401 && isOperatorRoute(routePermission(request))) await refusals(request)
@@ -81,7 +115,10 @@ export async function installApiRateLimit(app: FastifyInstance, opts: ApiRateLim
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!isOperatorRoute((route.config as { permission?: unknown } | undefined)?.permission)) return
     const existing = route.onRequest
-    route.onRequest = [...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]), limiter] as RouteOptions['onRequest']
+    const remember = async (request: FastifyRequest) => {
+      if (request.operator) accepted.add(request)
+    }
+    route.onRequest = [...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]), limiter, remember] as RouteOptions['onRequest']
   })
 }
 
