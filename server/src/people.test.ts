@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
+import { backtest, BUILTIN_DETECTORS, loadRules } from '@vigil/detect'
 import { ROLES, can, type Role } from './permissions.js'
 import { REFRESH_COOKIE } from './auth-routes.js'
 import { totpCode } from './totp.js'
@@ -9,7 +10,10 @@ import { openTestStore, startTestApp, type TestApp, type TestStore } from './tes
 // real chDB store and Redis. Time is the injected `clock`: nothing here sleeps.
 let t: TestStore
 let h: TestApp
-let clock = Date.UTC(2026, 10, 26, 9, 0, 0)
+const START = Date.UTC(2026, 10, 26, 9, 0, 0)
+let clock = START
+/** The address that failed across many accounts (login throttling), for the detector check. */
+let stuffingIp = ''
 
 beforeAll(async () => {
   t = await openTestStore()
@@ -378,7 +382,9 @@ describe('login throttling', () => {
 
   it('locks an address that fails across many accounts, not the accounts elsewhere', async () => {
     const p = await enrolled('ip.victim@example.com', 'viewer')
-    const ip = freshIp()
+    // Outside the example allowlist of auth.credential_stuffing (198.51.100.16/28).
+    const ip = '203.0.113.150'
+    stuffingIp = ip
     for (let i = 0; i < t.config.auth.maxFailuresPerIp; i++) {
       const bad = await post('/v1/auth/login', { email: `nobody${i}@example.com`, password: 'not the password at all' }, { ip })
       expect(code(bad)).toBe('bad_credentials')
@@ -417,6 +423,12 @@ describe("Vigil's own event stream", () => {
     expect(has({ action: 'session.revoke', outcome: 'success', user_id: 'sessions@example.com' })).toBe(true)
     expect(has({ action: 'admin.config_change', outcome: 'success', user_id: 'changes@example.com' })).toBe(true)
     expect(rows.find((r) => r.user_id === 'locked@example.com' && r.action === 'auth.login')?.client_ip).toMatch(/198\.51\.100\.\d+/)
+  })
+
+  it("is watched by Vigil's own detectors: one address failing across many people is credential stuffing", async () => {
+    await h.ingest.flush()
+    const result = await backtest(t.store, loadRules(), BUILTIN_DETECTORS, { fromMs: START - 3_600_000, toMs: clock + 3_600_000, rule: 'auth.credential_stuffing' })
+    expect(result.alerts.map((a) => `${a.entity.type}:${a.entity.id}`)).toContain(`ip:${stuffingIp}`)
   })
 
   it('keeps the audit chain intact through all of it', async () => {
