@@ -52,18 +52,6 @@ export interface VigilConfig {
   readonly masterKey: string | undefined
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly ingest: IngestConfig
-}
-
-export interface IngestConfig {
-  /** Events per request. @defaultValue `10000` */
-  readonly maxEvents: number
-  /** Bytes per request after decompression. @defaultValue `10485760` (10 MiB) */
-  readonly maxBytes: number
-  /** Sustained events per second per source. @defaultValue `200000` */
-  readonly rateLimitPerSource: number
-  /** Accepted skew of Vigil-Timestamp, seconds. @defaultValue `300` */
-  readonly signatureToleranceSec: number
-  /** How long a rotated-out source secret stays valid, seconds. @defaultValue `86400` */
   readonly auth: AuthConfig
 }
 
@@ -83,6 +71,18 @@ export interface AuthConfig {
   readonly idleTimeoutSec: number
   /** A session ends this long after sign-in whatever its use, seconds. @defaultValue `43200` (12 h) */
   readonly absoluteTimeoutSec: number
+}
+
+export interface IngestConfig {
+  /** Events per request. @defaultValue `10000` */
+  readonly maxEvents: number
+  /** Bytes per request after decompression. @defaultValue `10485760` (10 MiB) */
+  readonly maxBytes: number
+  /** Sustained events per second per source. @defaultValue `200000` */
+  readonly rateLimitPerSource: number
+  /** Accepted skew of Vigil-Timestamp, seconds. @defaultValue `300` */
+  readonly signatureToleranceSec: number
+  /** How long a rotated-out source secret stays valid, seconds. @defaultValue `86400` */
   readonly rotationGraceSec: number
   /** Rows that make the batch writer flush at once. @defaultValue `10000` */
   readonly flushRows: number
@@ -188,6 +188,13 @@ const SETTINGS = {
   ingestFlushRows: { env: 'VIGIL_INGEST_FLUSH_ROWS', default: '10000', parse: asInt(1, 1_000_000) },
   ingestFlushMs: { env: 'VIGIL_INGEST_FLUSH_MS', default: '100', parse: asInt(1, 60_000) },
   ingestSpoolMaxBytes: { env: 'VIGIL_SPOOL_MAX_BYTES', default: String(1024 * 1024 * 1024), parse: asInt(0, Number.MAX_SAFE_INTEGER) },
+  authMaxFailuresAccount: { env: 'VIGIL_AUTH_MAX_FAILURES_PER_ACCOUNT', default: '5', parse: asInt(1, 1000) },
+  authMaxFailuresIp: { env: 'VIGIL_AUTH_MAX_FAILURES_PER_IP', default: '20', parse: asInt(1, 100_000) },
+  authFailureWindow: { env: 'VIGIL_AUTH_FAILURE_WINDOW', default: '900', parse: asInt(1, 86_400) },
+  authLockout: { env: 'VIGIL_AUTH_LOCKOUT', default: '900', parse: asInt(1, 7 * 86_400) },
+  sessionAccessTtl: { env: 'VIGIL_SESSION_ACCESS_TTL', default: '600', parse: asInt(30, 600) },
+  sessionIdleTimeout: { env: 'VIGIL_SESSION_IDLE_TIMEOUT', default: '1800', parse: asInt(60, 7 * 86_400) },
+  sessionAbsoluteTimeout: { env: 'VIGIL_SESSION_ABSOLUTE_TIMEOUT', default: '43200', parse: asInt(60, 30 * 86_400) },
 } satisfies Record<string, Setting>
 
 type SettingKey = keyof typeof SETTINGS
@@ -203,13 +210,6 @@ export interface LoadConfigOptions {
   cwd?: string
 }
 
-  authMaxFailuresAccount: { env: 'VIGIL_AUTH_MAX_FAILURES_PER_ACCOUNT', default: '5', parse: asInt(1, 1000) },
-  authMaxFailuresIp: { env: 'VIGIL_AUTH_MAX_FAILURES_PER_IP', default: '20', parse: asInt(1, 100_000) },
-  authFailureWindow: { env: 'VIGIL_AUTH_FAILURE_WINDOW', default: '900', parse: asInt(1, 86_400) },
-  authLockout: { env: 'VIGIL_AUTH_LOCKOUT', default: '900', parse: asInt(1, 7 * 86_400) },
-  sessionAccessTtl: { env: 'VIGIL_SESSION_ACCESS_TTL', default: '600', parse: asInt(30, 600) },
-  sessionIdleTimeout: { env: 'VIGIL_SESSION_IDLE_TIMEOUT', default: '1800', parse: asInt(60, 7 * 86_400) },
-  sessionAbsoluteTimeout: { env: 'VIGIL_SESSION_ABSOLUTE_TIMEOUT', default: '43200', parse: asInt(60, 30 * 86_400) },
 function readYaml(file: string): Record<string, unknown> {
   let doc: unknown
   try {
@@ -282,6 +282,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       flushMs: int('ingestFlushMs'),
       spoolMaxBytes: int('ingestSpoolMaxBytes'),
     },
+    auth: {
+      maxFailuresPerAccount: int('authMaxFailuresAccount'),
+      maxFailuresPerIp: int('authMaxFailuresIp'),
+      failureWindowSec: int('authFailureWindow'),
+      lockoutSec: int('authLockout'),
+      accessTtlSec: int('sessionAccessTtl'),
+      idleTimeoutSec: int('sessionIdleTimeout'),
+      absoluteTimeoutSec: int('sessionAbsoluteTimeout'),
+    },
   }
   return deepFreeze(config)
 }
@@ -299,12 +308,3 @@ function deepFreeze<T>(o: T): T {
   }
   return o
 }
-    auth: {
-      maxFailuresPerAccount: int('authMaxFailuresAccount'),
-      maxFailuresPerIp: int('authMaxFailuresIp'),
-      failureWindowSec: int('authFailureWindow'),
-      lockoutSec: int('authLockout'),
-      accessTtlSec: int('sessionAccessTtl'),
-      idleTimeoutSec: int('sessionIdleTimeout'),
-      absoluteTimeoutSec: int('sessionAbsoluteTimeout'),
-    },
