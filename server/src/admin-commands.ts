@@ -17,6 +17,7 @@ import { responseKeyPrefix, type ResponseSide } from './response-wiring.js'
 import { createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo } from './tokens.js'
 import type { People } from './people.js'
 import type { AddedUser, UserInfo } from './users.js'
+import { generateReport, type GenerateReportInput, type GeneratedReport } from './report-commands.js'
 
 export interface AdminContext {
   store: Store
@@ -29,6 +30,8 @@ export interface AdminContext {
   onAuditSkipped?: (entry: AuditEntry) => void
   /** People and sessions (`vigil users …`): the running `vigil up`'s, or one the CLI opened. */
   people?: () => People | undefined
+  /** VIGIL_DATA_DIR, where a report compiled without a running `vigil up` is stored. */
+  dataDir?: string
 }
 
 /** A source as listed: what `SourceInfo` has today, and never more. */
@@ -60,6 +63,7 @@ export interface AdminOperations {
   'users/set-role': { input: { email: string; role: string; by: string }; output: UserInfo }
   'users/disable': { input: { email: string; by: string }; output: UserInfo }
   'users/revoke-sessions': { input: { email: string; by: string }; output: { email: string; sessions_ended: number } }
+  'reports/generate': { input: GenerateReportInput; output: GeneratedReport }
 }
 
 export type AdminOperation = keyof AdminOperations
@@ -133,6 +137,7 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
   async 'users/revoke-sessions'(ctx, { email, by }) {
     return peopleOf(ctx).revokeSessions(email, by)
   },
+  'reports/generate': generateReport,
 }
 
 function peopleOf(ctx: AdminContext): People {
@@ -173,6 +178,7 @@ export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: r
   'users/set-role': { input: ['email', 'role', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
   'users/disable': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
   'users/revoke-sessions': { input: ['email', 'by'], answers: ['email', 'sessions_ended'] },
+  'reports/generate': { input: ['type', 'from', 'to', 'format', 'incident_id', 'by'], answers: ['id', 'type', 'format', 'sha256', 'content_sha256', 'size', 'file'] },
   'respond/dlq-retry': {
     input: ['id', 'by'],
     answers: ['id', 'status', 'idempotency_key', 'run_id', 'playbook', 'step', 'action', 'alert_id', 'incident_id', 'attempts', 'error', 'dead_at', 'updated_at', 'updated_by'],

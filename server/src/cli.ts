@@ -26,6 +26,7 @@ import { callAdminSocket } from './admin-socket-client.js'
 import { ROLES } from './permissions.js'
 import { openPeopleOffline, readPasswordStdin, registerUsersCommands, USERS_OPERATIONS } from './users-cli.js'
 import { openVigilStore, startVigil, VIGIL_MIGRATIONS } from './runtime.js'
+import { registerReportsCommands } from './reports-cli.js'
 import { DEFAULT_TOKEN_TTL } from './tokens.js'
 
 export interface CliIo {
@@ -84,7 +85,7 @@ function actor(): string {
 }
 
 /** Operations that use Redis (the audit chain's lock and head): run here, they start it (the private one keeps its data on disk). */
-const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke', ...USERS_OPERATIONS])
+const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'reports/generate', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke', ...USERS_OPERATIONS])
 
 /** Runs `fn` with the store and source registry of the data dir (and Redis if asked), and closes them after. */
 async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean } = {}): Promise<T> {
@@ -99,7 +100,7 @@ async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Prom
     // People's changes are audited and emitted as own events just as in `vigil up`.
     offline = redis ? await openPeopleOffline({ config, store, sources, redis: redis.redis }) : undefined
     const people = offline?.people
-    return await fn({ store, sources, ...(redis ? { redis: redis.redis } : {}), ...(people ? { people: () => people } : {}) })
+    return await fn({ store, sources, dataDir: config.dataDir, ...(redis ? { redis: redis.redis } : {}), ...(people ? { people: () => people } : {}) })
   } finally {
     await offline?.close()
     sources?.close()
@@ -255,6 +256,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     readPassword: () => readPasswordStdin(io.stdin ?? process.stdin),
     table,
   })
+
+  registerReportsCommands(program, { run: (operation, input) => runAdmin(config(), operation, input), emit, actor })
 
   const rules = program.command('rules').description('detection rules in rules/detections')
   rules
