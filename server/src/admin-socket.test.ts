@@ -130,7 +130,7 @@ describe('admin socket', () => {
   it('refuses malformed requests and unknown operations in the contract shape', async () => {
     expect(await post('/v1/admin/sources/add', '{"id":"x"}')).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } })
     expect(await post('/v1/admin/sources/add', '{')).toMatchObject({ status: 400, body: { error: { code: 'malformed_body' } } })
-    expect(await post('/v1/admin/users/add', '{}')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } })
+    expect(await post('/v1/admin/users/delete', '{}')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } })
   })
 
   it('removes its socket on close; the client then finds nobody', async () => {
