@@ -23,6 +23,7 @@ import type { Alert, VigilConfig } from '@vigil/core'
 import type { Logger } from 'pino'
 import type { Redis } from 'ioredis'
 import type { AuditLog, Incident, IncidentStore, KeyStateStore, KillSwitchStore } from './seams.js'
+import type { ReportStore } from './reports/report-store.js'
 
 /** What every action may use. Built once by the engine. */
 export interface ActionDeps {
@@ -39,6 +40,8 @@ export interface ActionDeps {
    * Absent: actions that need a secret fail unrecoverably.
    */
   secrets?: SecretResolver
+  /** Stored regulatory reports, for `compile_report`. Absent: that step fails unrecoverably. */
+  reports?: ReportStore
 }
 
 /** Secrets by reference; `null` when the reference names nothing. */

@@ -29,6 +29,7 @@ import type { Logger } from 'pino'
 import type { FastifyPluginAsync } from 'fastify'
 import { ENTITY_TYPES, SEVERITIES, VigilError, maskText, type Alert, type Store, type VigilConfig } from '@vigil/core'
 import type { Action, ActionContext, ActionDeps, ActionResult, SecretResolver } from './action.js'
+import type { ReportStore } from './reports/report-store.js'
 import type { AuditLog, Incident, IncidentStore, KeyStateStore, KillSwitchStore } from './seams.js'
 import { ACTIONS } from './actions/index.js'
 import { postApprovalRequest } from './actions/notify-slack.js'
@@ -102,6 +103,8 @@ export interface ResponseDeps {
    * unrecoverably and is dead-lettered.
    */
   secrets?: SecretResolver
+  /** Stored reports, passed to every action as `ActionDeps.reports` (`compile_report`), and scheduled reports. */
+  reports?: ReportStore
 }
 
 export interface Response {
@@ -185,6 +188,7 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     incidents: deps.incidents,
     audit: deps.audit,
     ...(deps.secrets ? { secrets: deps.secrets } : {}),
+    ...(deps.reports ? { reports: deps.reports } : {}),
   }
   const stepsQueue = new Queue<StepJobData>(STEPS_QUEUE, { connection, prefix })
   const containmentQueue = new Queue<StepJobData>(CONTAINMENT_QUEUE, { connection, prefix })

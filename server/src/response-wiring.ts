@@ -105,7 +105,13 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
       await deps.alerts.attachIncident(alertId, incidentId, 'respond')
     },
   })
-  let response: Response
+  let response: Response | undefined
+  const reports = createReportStore({
+    store,
+    dataDir: config.dataDir,
+    audit,
+    deps: reportDepsFrom({ audit, playbooks: () => response?.playbooks ?? [] }),
+  })
   try {
     response = await startResponse({
       config,
@@ -122,6 +128,7 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
       // A webhook step signs with the current secret of the source it names: the receiver
       // verifies it like ingest does, and no secret is ever written in a playbook.
       secrets: { resolve: async (ref) => (await deps.secretsFor(ref))?.[0] ?? null },
+      reports,
       ...(deps.playbooksDir ? { playbooksDir: deps.playbooksDir } : {}),
       ...(deps.digestPattern !== undefined ? { digestPattern: deps.digestPattern } : {}),
     })
@@ -159,13 +166,6 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
       note: `${click.action === 'approve' ? 'approved' : 'rejected'} in Slack by ${click.user.name}`,
     })
   }
-
-  const reports = createReportStore({
-    store,
-    dataDir: config.dataDir,
-    audit,
-    deps: reportDepsFrom({ audit, playbooks: () => response.playbooks }),
-  })
 
   const plugins: FastifyPluginAsync[] = [
     controlRoutes({ control, secretsFor: deps.secretsFor, toleranceSec: config.ingest.signatureToleranceSec, logger }),

@@ -12,8 +12,9 @@ import { killSwitch } from './kill-switch.js'
 import { notifySlack } from './notify-slack.js'
 import { notifyEmail } from './notify-email.js'
 import { webhook } from './webhook.js'
+import { compileReport } from './compile-report.js'
 
-export const ACTIONS: readonly Action[] = [openIncident, attachAlert, revokeKey, restoreKey, killSwitch, notifySlack, notifyEmail, webhook]
+export const ACTIONS: readonly Action[] = [openIncident, attachAlert, revokeKey, restoreKey, killSwitch, notifySlack, notifyEmail, webhook, compileReport]
 
 const BY_TYPE: ReadonlyMap<string, Action> = new Map(ACTIONS.map((a) => [a.type, a]))
 

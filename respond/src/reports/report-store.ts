@@ -33,6 +33,13 @@ export interface StoredReport {
   created_at: string
 }
 
+export interface CreateReportOptions {
+  /** @defaultValue now */
+  generatedAt?: Date
+  /** What asked for it beyond the actor (a playbook step's idempotency key, a schedule), kept in the audit entry. */
+  origin?: string
+}
+
 export interface ReportListFilter extends ListWindow {
   type?: ReportType
   limit: number
@@ -40,7 +47,7 @@ export interface ReportListFilter extends ListWindow {
 
 export interface ReportStore {
   /** Compiles, renders, stores and audits one report. */
-  create(req: ReportRequest, format: ReportFormat, createdBy: string, opts?: { generatedAt?: Date }): Promise<{ report: StoredReport; compiled: CompiledReport; file: string }>
+  create(req: ReportRequest, format: ReportFormat, createdBy: string, opts?: CreateReportOptions): Promise<{ report: StoredReport; compiled: CompiledReport; file: string }>
   get(id: string): Promise<StoredReport | undefined>
   /** The file's bytes, checked against its recorded SHA-256. */
   read(report: StoredReport): Buffer
@@ -112,7 +119,7 @@ export function createReportStore(opts: ReportStoreOptions): ReportStore {
   const dir = path.join(opts.dataDir, 'reports')
   const fileOf = (r: Pick<StoredReport, 'id' | 'format'>) => path.join(dir, `${r.id}.${r.format}`)
 
-  async function create(req: ReportRequest, format: ReportFormat, createdBy: string, o: { generatedAt?: Date } = {}) {
+  async function create(req: ReportRequest, format: ReportFormat, createdBy: string, o: CreateReportOptions = {}) {
     const extra = await opts.deps()
     const generatedAt = o.generatedAt ?? new Date()
     const compiled = await compileReport(req, { ...extra, store }, { generatedAt })
@@ -158,7 +165,7 @@ export function createReportStore(opts: ReportStoreOptions): ReportStore {
       subject: report.id,
       // Hashes in groups of 8 hex digits: the chain masks anything shaped like a secret, and a
       // 64-digit hex run is; grouped, the evidence survives and still reads as the hash.
-      detail: { type: report.type, period: report.period, parameters: report.parameters, format, sha256: groupedHex(report.sha256), content_sha256: groupedHex(report.content_sha256), size: report.size },
+      detail: { type: report.type, period: report.period, parameters: report.parameters, format, sha256: groupedHex(report.sha256), content_sha256: groupedHex(report.content_sha256), size: report.size, ...(o.origin ? { origin: o.origin } : {}) },
     })
     return { report, compiled, file }
   }
