@@ -88,7 +88,7 @@ function actor(): string {
 const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'reports/generate', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke', ...USERS_OPERATIONS])
 
 /** Runs `fn` with the store and source registry of the data dir (and Redis if asked), and closes them after. */
-async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean } = {}): Promise<T> {
+async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean; people?: boolean } = {}): Promise<T> {
   const store = await openVigilStore(config)
   let sources: SourceRegistry | undefined
   let redis: RedisHandle | undefined
@@ -98,7 +98,7 @@ async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Prom
     sources = createSourceRegistry({ store, masterKey: loadMasterKey(config), config })
     if (opts.redis) redis = await startRedis(config)
     // People's changes are audited and emitted as own events just as in `vigil up`.
-    offline = redis ? await openPeopleOffline({ config, store, sources, redis: redis.redis }) : undefined
+    offline = redis && opts.people ? await openPeopleOffline({ config, store, sources, redis: redis.redis }) : undefined
     const people = offline?.people
     return await fn({ store, sources, dataDir: config.dataDir, ...(redis ? { redis: redis.redis } : {}), ...(people ? { people: () => people } : {}) })
   } finally {
@@ -120,7 +120,10 @@ async function runAdmin<K extends AdminOperation>(config: VigilConfig, operation
     const answered = await callAdminSocket(adminSocketPath(config), operation, input)
     if (answered !== undefined) return answered
   }
-  return withAdmin(config, (ctx) => ADMIN_OPERATIONS[operation](ctx, input), { redis: NEEDS_REDIS.has(operation) })
+  return withAdmin(config, (ctx) => ADMIN_OPERATIONS[operation](ctx, input), {
+    redis: NEEDS_REDIS.has(operation),
+    people: (USERS_OPERATIONS as readonly AdminOperation[]).includes(operation),
+  })
 }
 
 const ONCE = 'Store it now: it will not be shown again.'
