@@ -93,6 +93,12 @@ describe('where Vigil may listen without TLS', () => {
     expect(c.publicUrl).toMatch(/^https:\/\//)
     expect(c.apiRateLimit).toEqual({ max: 600, windowSec: 60 })
   })
+
+  it('reads the operator rate limit, refusing a value that is not a positive integer', () => {
+    expect(loadConfig({ ...baseEnv(), VIGIL_API_RATE_LIMIT: '50', VIGIL_API_RATE_WINDOW: '10' }, { cwd: dir }).apiRateLimit).toEqual({ max: 50, windowSec: 10 })
+    expect(() => loadConfig({ ...baseEnv(), VIGIL_API_RATE_LIMIT: '0' }, { cwd: dir })).toThrow(/^Invalid configuration: VIGIL_API_RATE_LIMIT must be between 1 and/)
+    expect(() => loadConfig({ ...baseEnv(), VIGIL_API_RATE_WINDOW: '1m' }, { cwd: dir })).toThrow(/^Invalid configuration: VIGIL_API_RATE_WINDOW must be an integer/)
+  })
 })
 
 interface Answer {
