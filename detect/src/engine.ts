@@ -83,7 +83,8 @@ export function chTimeToMs(t: string): number {
   return frac ? ms + Number(frac) / 10 ** (frac.length - 3) : ms
 }
 
-function msToChNs(ms: number): string {
+/** Epoch ms with fraction → ClickHouse DateTime64(9) text, as the engine's stream reads bound it. */
+export function msToChNs(ms: number): string {
   const whole = Math.floor(ms)
   const sub = Math.round((ms - whole) * 1e6)
   return new Date(whole).toISOString().replace('T', ' ').replace('Z', '') + String(sub).padStart(6, '0')

@@ -16,7 +16,7 @@ import { startDetectHarness, storeEvents, type DetectHarness } from './test-supp
 import { DetectorMemory } from './memory.js'
 
 const RULES = loadRules()
-const REMEMBERING = ['geo.new_country', 'geo.impossible_travel', 'auth.success_after_failures'] as const
+const REMEMBERING = ['geo.new_country', 'geo.impossible_travel', 'auth.success_after_failures', 'volume.spike', 'order.fat_finger'] as const
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 
@@ -53,8 +53,8 @@ function counting(store: Store): { store: Store; count: () => number } {
   return { store: wrapped, count: () => n }
 }
 
-/** Records what each call of the detector found, and counts its storage reads. */
-function recording(d: Detector, calls: Array<{ rule: string; findings: Finding[] }>, reads: { n: number }): Detector {
+/** Records what each call of the detector found, and counts its storage reads (in total and per rule). */
+function recording(d: Detector, calls: Array<{ rule: string; findings: Finding[] }>, reads: { n: number; byRule?: Record<string, number> }): Detector {
   return {
     ruleId: d.ruleId,
     ...(d.warmUp ? { warmUp: (ctx: Parameters<NonNullable<Detector['warmUp']>>[0]) => (d.warmUp as NonNullable<Detector['warmUp']>)(ctx) } : {}),
@@ -62,6 +62,7 @@ function recording(d: Detector, calls: Array<{ rule: string; findings: Finding[]
       const c = counting(ctx.store)
       const findings = await d.detect(events, { ...ctx, store: c.store })
       reads.n += c.count()
+      if (reads.byRule) reads.byRule[d.ruleId] = (reads.byRule[d.ruleId] ?? 0) + c.count()
       calls.push({ rule: d.ruleId, findings })
       return findings
     },
@@ -81,6 +82,8 @@ const use = (tsMs: number, key: string, geo: typeof GB, over: Record<string, unk
   http: { method: 'GET', path: '/v1/positions', status: 200 },
   ...over,
 })
+const order = (tsMs: number, key: string, notional = 10_000) =>
+  use(tsMs, key, GB, { action: 'order.new', order: { symbol: 'AAPL', side: 'buy', qty: 40, price: notional / 40, notional, currency: 'USD', venue: 'XNAS' } })
 const failure = (tsMs: number, key: string, user: string) =>
   use(tsMs, key, GB, { action: 'auth.login', outcome: 'failure', reason: 'bad_password', user_id: user })
 
@@ -90,6 +93,11 @@ describe('engine memory', () => {
     const keys = Array.from({ length: 12 }, (_, i) => `ak_mem_${i}`)
     // Ten days of history from London (one key trades from New York), arrived long ago.
     const history = keys.flatMap((k, i) => Array.from({ length: 80 }, (_, n) => use(NOW - 10 * DAY + n * 3 * HOUR, k, i === 11 ? US : GB)))
+    // Orders: nine days ago (old enough for a baseline), and in the same minutes a week ago,
+    // 30 for ak_mem_9 (which sends as many now) and 2 for ak_mem_10 (which sends 120 now).
+    history.push(order(NOW - 9 * DAY, 'ak_mem_9'), order(NOW - 9 * DAY, 'ak_mem_10'))
+    for (let n = 0; n < 40; n++) history.push(order(NOW - 7 * DAY + n * 1000, 'ak_mem_9'))
+    history.push(order(NOW - 7 * DAY, 'ak_mem_10'), order(NOW - 7 * DAY + 20_000, 'ak_mem_10'))
     await storeEvents(h.store, history, { receivedAt: new Date(NOW - DAY) })
     // A failure burst before the engines start: only the warm-up can know it.
     await storeEvents(h.store, Array.from({ length: 6 }, (_, n) => failure(NOW - 60_000 + n * 1000, 'ak_mem_3', 'u3')), { receivedAt: new Date(NOW - 50_000) })
@@ -98,7 +106,7 @@ describe('engine memory', () => {
     const detectors = REMEMBERING.map((id) => BUILTIN_DETECTORS.find((d) => d.ruleId === id) as Detector)
     const withMemory: Array<{ rule: string; findings: Finding[] }> = []
     const without: Array<{ rule: string; findings: Finding[] }> = []
-    const memReads = { n: 0 }
+    const memReads: { n: number; byRule: Record<string, number> } = { n: 0, byRule: {} }
     const plainReads = { n: 0 }
     const logger = pino({ level: 'silent' })
     const mem = new DetectionEngine({ store: h.store, logger, rules, detectors: detectors.map((d) => recording(d, withMemory, memReads)), name: 'mem' })
@@ -108,12 +116,13 @@ describe('engine memory', () => {
 
     // 40 ticks of live traffic, one second apart: every key uses the API each tick; some
     // ticks carry something worth a finding, some a late or repeated event.
-    const readsAt: number[] = []
+    const readsAt: Array<Record<string, number>> = []
     for (let t = 0; t < 40; t++) {
       const at = NOW + t * 1000
       // From tick 30 on, only keys without failures in the last 15 minutes: ordinary traffic.
       const active = t >= 30 ? keys.filter((k) => k !== 'ak_mem_3' && k !== 'ak_mem_4') : keys
       const batch: Array<Record<string, unknown>> = active.map((k) => use(at - 500 + keys.indexOf(k), k, k === 'ak_mem_11' ? US : GB))
+      batch.push(order(at - 100, 'ak_mem_9'), ...[1, 2, 3].map((n) => order(at - 100 + n, 'ak_mem_10')))
       if (t === 3) batch.push(use(at, 'ak_mem_3', GB, { action: 'auth.login', user_id: 'u3' })) // success after the pre-start burst
       if (t >= 5 && t < 11) batch.push(failure(at - 200, 'ak_mem_4', 'u4')) // a live burst …
       if (t === 12) batch.push(use(at, 'ak_mem_4', GB, { action: 'auth.login', user_id: 'u4' })) // … then its success
@@ -121,12 +130,13 @@ describe('engine memory', () => {
       if (t === 20) batch.push(use(at - 2 * HOUR, 'ak_mem_6', JP)) // late: a new country two hours ago
       if (t === 22) batch.push(use(at - 30 * 60_000, 'ak_mem_7', JP)) // late: between two London uses
       if (t === 25) batch.push(use(at, 'ak_mem_8', GB, { user_id: 'u9', action: 'auth.login' })) // a success, no failures
+      if (t === 24) batch.push(order(at, 'ak_mem_9', 1_000_000)) // 100× its usual order
       if (t === 27) batch.push({ ...(history[5] as Record<string, unknown>) }) // a stored event sent again
       await storeEvents(h.store, batch, { receivedAt: new Date(at) })
-      const before = memReads.n
+      const before = { ...memReads.byRule }
       await mem.tick()
       await plain.tick()
-      readsAt.push(memReads.n - before)
+      readsAt.push(Object.fromEntries(REMEMBERING.map((r) => [r, (memReads.byRule[r] ?? 0) - (before[r] ?? 0)])))
     }
 
     const norm = (calls: Array<{ rule: string; findings: Finding[] }>) =>
@@ -148,14 +158,20 @@ describe('engine memory', () => {
         'geo.impossible_travel ak_mem_6',
         'geo.new_country ak_mem_7',
         'geo.impossible_travel ak_mem_7',
+        // 3 orders a second against 2 in the same ten minutes a week ago; not ak_mem_9's usual 40
+        'volume.spike ak_mem_10',
+        'order.fat_finger ak_mem_9',
       ]),
     )
-    // Ordinary ticks after the first cost the remembering detectors no read at all; the
+    // Ordinary ticks cost the remembering detectors no read at all, but for order.fat_finger
+    // reading a key's bounds again once enough orders arrived (far fewer than one a tick); the
     // engine without memory reads on every tick.
     const quiet = [30, 31, 32, 33, 34, 35, 36, 37, 38, 39]
-    expect(quiet.map((t) => readsAt[t])).toEqual(quiet.map(() => 0))
-    expect(plainReads.n).toBeGreaterThanOrEqual(40 * 2)
-  }, 120_000)
+    const sum = (rule: string) => quiet.reduce((n, t) => n + ((readsAt[t] as Record<string, number>)[rule] ?? 0), 0)
+    for (const rule of REMEMBERING.filter((r) => r !== 'order.fat_finger')) expect({ rule, reads: sum(rule) }).toEqual({ rule, reads: 0 })
+    expect(sum('order.fat_finger')).toBeLessThanOrEqual(quiet.length / 2)
+    expect(plainReads.n).toBeGreaterThanOrEqual(40 * REMEMBERING.length)
+  }, 300_000)
 
   it('forgets nothing it was not told: a cold memory reads storage, and clear() makes it cold again', () => {
     const m = new DetectorMemory()

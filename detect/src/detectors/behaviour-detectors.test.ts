@@ -512,7 +512,9 @@ describe('all six', () => {
     expect(await perRule(quiet)).toEqual({ 'volume.spike': 0, 'order.fat_finger': 0, 'geo.new_country': 0, 'geo.impossible_travel': 0, 'ids.injection': 0, 'clock.skew': 1 })
     const busy = await perRule(everythingBatch())
     expect(busy['volume.spike']).toBe(2)
-    expect(busy['order.fat_finger']).toBe(1)
+    // With engine memory (memory.ts) a first tick reads the keys' remembered bounds, then step 1
+    // only for the orders those cannot clear.
+    expect(busy['order.fat_finger']).toBeLessThanOrEqual(2)
     expect(busy['geo.new_country']).toBeLessThanOrEqual(2)
     expect(busy['geo.impossible_travel']).toBe(1)
     expect(busy['ids.injection']).toBe(0)

@@ -27,6 +27,18 @@
  *
  * Queries per tick, only when the batch holds an order with a qty or notional: one, plus
  * one when some order is large for its key.
+ *
+ * With engine memory (memory.ts), step 1 is kept per key (and symbol) for `BOUND_VALID_MS`:
+ * one read over [L − history, L + valid] for orders from L on gives the count of rows `n` and
+ * the sorted values around the position ⌈c / 2⌉ of the `c` rows every such order has as
+ * history (those in [L + valid − history, L)). An order's history is a subset of those rows
+ * plus the `m` rows that arrived since (counted from the stream, plus `RACE_SLACK` for rows
+ * stored but not yet handed to the engine), so its median is at least the (⌈c / 2⌉ − m)-th
+ * smallest value read, and it has at most n + m rows. An order below `min_ratio_to_median`
+ * times that, or with too few rows, and within the absolute limits, cannot fire: it is left
+ * out before any query, and most ticks read nothing. Exact as long as fewer than
+ * `RACE_SLACK` of the key's rows are stored and not yet walked by the engine at a time; a key
+ * seen under more than one source is not remembered.
  */
 import type { Store } from '@vigil/core'
 import type { Detector, Finding, StreamEvent } from '../detector.js'
@@ -34,6 +46,29 @@ import { builtinParams } from '../rules.js'
 import { robustZ } from '../baseline.js'
 import { chTimeToMs } from '../engine.js'
 import { allowlistOf, bucketStart, DAY_MS, entry, EventGroup, fmtNum, msToChTime, msToMicros, pastThreshold, round } from './behaviour-common.js'
+import { MEMORY_SLOT_LIMIT, type DetectorMemory } from '../memory.js'
+
+/** How long one remembered step 1 serves a key's orders (memory only). */
+const BOUND_VALID_MS = 10 * 60_000
+/** Order statistics remembered below the core's median position: arrivals a bound absorbs. */
+const BOUND_SLICE = 64
+/** Rows assumed stored but not yet handed to the engine, per key, when memory judges. */
+const RACE_SLACK = 8
+
+/** Per `field\0key\0symbol`: see the header. */
+interface RememberedBound {
+  source: string
+  fromMs: number
+  untilMs: number
+  /** Rows of the span (n) and of its core (c). */
+  n: number
+  c: number
+  /** Sorted values at positions lo … lo + slice.length − 1 (1-based) of the span. */
+  lo: number
+  slice: number[]
+  /** Rows of the key (field > 0, any source) handed over since the read. */
+  arrived: number
+}
 
 /** Most recent orders per key read as history: a bound on work, not a threshold. */
 export const HISTORY_CAP = 10_000
@@ -168,6 +203,75 @@ async function readMedianBounds(
   return new Map(rows.map((r) => [`${r.f}\u0000${r.k}\u0000${r.s}`, { n: Number(r.n), lower: r.lower }]))
 }
 
+interface SliceRow {
+  f: 'qty' | 'notional'
+  k: string
+  s: string
+  srcs: string
+  src: string
+  n: string
+  c: string
+  lo: string
+  slice: number[]
+}
+
+/** Step 1 for memory (see the header): per key and symbol, n, c and the values around ⌈c / 2⌉. */
+async function readRememberedBounds(
+  store: Store,
+  keys: readonly string[],
+  actions: readonly string[],
+  fromMs: number,
+  historyMs: number,
+  perSymbol: boolean,
+): Promise<{ bounds: Map<string, RememberedBound>; sources: Map<string, string | null> }> {
+  const untilMs = fromMs + BOUND_VALID_MS
+  const core = `toUnixTimestamp64Micro(ts) >= {core_from:Int64} AND toUnixTimestamp64Micro(ts) < {core_to:Int64}`
+  const part = (f: 'qty' | 'notional', v: string, sym: string) => `
+    SELECT '${f}' AS f, api_key_id AS k, ${sym} AS s, toString(uniqExact(source)) AS srcs, any(source) AS src,
+      toString(countIf(${v} > 0)) AS n, toString(countIf(${v} > 0 AND ${core})) AS c,
+      toString(greatest(1, toInt64(ceil(countIf(${v} > 0 AND ${core}) / 2)) - ${BOUND_SLICE})) AS lo,
+      arraySlice(arraySort(groupArrayIf(${v}, ${v} > 0)), greatest(1, toInt64(ceil(countIf(${v} > 0 AND ${core}) / 2)) - ${BOUND_SLICE}), ${BOUND_SLICE + 1}) AS slice
+    FROM key_orders
+    WHERE api_key_id IN {keys:Array(String)} AND ts >= {from:DateTime64(9, 'UTC')} AND ts <= {to:DateTime64(9, 'UTC')} AND action IN {actions:Array(String)}
+    GROUP BY k, s`
+  const rows = await store.query<SliceRow>(`${part('qty', 'order_qty', perSymbol ? 'order_symbol' : "''")}\nUNION ALL${part('notional', 'order_notional', "''")}`, {
+    keys,
+    actions,
+    from: msToChTime(fromMs - historyMs),
+    to: msToChTime(untilMs),
+    core_from: msToMicros(untilMs - historyMs),
+    core_to: msToMicros(fromMs),
+  })
+  // A key's one source, or null when it has rows under several (not remembered).
+  const sources = new Map<string, string | null>()
+  for (const r of rows) {
+    const seen = sources.get(r.k)
+    sources.set(r.k, Number(r.srcs) !== 1 || (seen !== undefined && seen !== r.src) ? null : r.src)
+  }
+  const bounds = new Map<string, RememberedBound>()
+  for (const r of rows) {
+    if (sources.get(r.k) === null) continue
+    bounds.set(`${r.f}\u0000${r.k}\u0000${r.s}`, { source: r.src, fromMs, untilMs, n: Number(r.n), c: Number(r.c), lo: Number(r.lo), slice: r.slice, arrived: 0 })
+  }
+  return { bounds, sources }
+}
+
+/**
+ * Whether memory proves `value` cannot fire on its history for an order at `tsMs` from
+ * `source`; `undefined` when memory cannot tell (no entry for that time or source).
+ */
+function cannotFire(b: RememberedBound | undefined, tsMs: number, source: string, value: number, p: { min_history_orders: number; min_ratio_to_median: number }): boolean | undefined {
+  if (!b || tsMs < b.fromMs || tsMs > b.untilMs || b.source !== source) return undefined
+  // Past the cap, the history read keeps only the newest rows: not all of the core.
+  if (b.n + b.arrived >= HISTORY_CAP) return undefined
+  const m = b.arrived + RACE_SLACK
+  if (b.n + m < p.min_history_orders) return true
+  const at = Math.ceil(b.c / 2) - m
+  const lower = at >= b.lo ? b.slice[at - b.lo] : undefined
+  if (lower === undefined) return undefined
+  return value < p.min_ratio_to_median * lower
+}
+
 async function readHistory(store: Store, keys: readonly string[], sources: readonly string[], actions: readonly string[], fromMs: number, toMs: number): Promise<HistoryRow[]> {
   return store.query<HistoryRow>(
     `SELECT api_key_id AS k, id, toString(ts) AS tt, order_symbol AS sym, order_qty AS qty, order_notional AS notional
@@ -183,7 +287,7 @@ async function readHistory(store: Store, keys: readonly string[], sources: reado
 
 export const orderFatFinger: Detector = {
   ruleId: 'order.fat_finger',
-  async detect(events, { store, rule }) {
+  async detect(events, { store, rule, memory }) {
     const p = builtinParams(rule, 'order.fat_finger')
     const actions = new Set<string>(p.order_actions)
     const allowed = allowlistOf(rule)
@@ -201,7 +305,18 @@ export const orderFatFinger: Detector = {
       minTs = Math.min(minTs, e.tsMs)
       maxTs = Math.max(maxTs, e.tsMs)
     }
+    if (memory) await leaveOutWhatCannotFire(memory, events, judgedByKey, store, rule.id, p, actions, historyMs)
     if (judgedByKey.size === 0) return []
+    sources.clear()
+    minTs = Number.POSITIVE_INFINITY
+    maxTs = Number.NEGATIVE_INFINITY
+    for (const list of judgedByKey.values()) {
+      for (const e of list) {
+        sources.add(e.source)
+        minTs = Math.min(minTs, e.tsMs)
+        maxTs = Math.max(maxTs, e.tsMs)
+      }
+    }
 
     const bounds = await readMedianBounds(store, [...judgedByKey.keys()], [...sources], [...actions], minTs, maxTs, historyMs, p.qty_per_symbol)
     const mightFire = (field: 'qty' | 'notional', key: string, symbol: string, value: number) => {
@@ -261,6 +376,79 @@ export const orderFatFinger: Detector = {
     }
     return findings
   },
+}
+
+type FatFingerParams = ReturnType<typeof builtinParams<'order.fat_finger'>>
+
+/**
+ * Memory's step 1 (see the header): counts the batch's rows into the remembered bounds, reads
+ * bounds for keys without a usable one, and removes from `judgedByKey` every order that
+ * provably cannot fire.
+ */
+async function leaveOutWhatCannotFire(
+  memory: DetectorMemory,
+  events: readonly StreamEvent[],
+  judgedByKey: Map<string, StreamEvent[]>,
+  store: Store,
+  ruleId: string,
+  p: FatFingerParams,
+  actions: ReadonlySet<string>,
+  historyMs: number,
+): Promise<void> {
+  const mem = memory.slot<Map<string, RememberedBound>>(ruleId, () => new Map())
+  const sym = (e: StreamEvent) => (p.qty_per_symbol ? e.order_symbol : '')
+  // Every stored row the engine is handed counts as arrived, allowlisted or not.
+  for (const e of events) {
+    if (!actions.has(e.action) || e.api_key_id === '') continue
+    if ((e.order_qty ?? 0) > 0) {
+      const b = mem.get(`qty\u0000${e.api_key_id}\u0000${sym(e)}`)
+      if (b) b.arrived++
+    }
+    if ((e.order_notional ?? 0) > 0) {
+      const b = mem.get(`notional\u0000${e.api_key_id}\u0000`)
+      if (b) b.arrived++
+    }
+  }
+  const verdict = (e: StreamEvent): boolean | undefined => {
+    const q = e.order_qty ?? 0
+    const n = e.order_notional ?? 0
+    if (q > p.max_qty || n > p.max_notional) return false
+    const byQty = q > 0 ? cannotFire(mem.get(`qty\u0000${e.api_key_id}\u0000${sym(e)}`), e.tsMs, e.source, q, p) : true
+    const byNotional = n > 0 ? cannotFire(mem.get(`notional\u0000${e.api_key_id}\u0000`), e.tsMs, e.source, n, p) : true
+    if (byQty === false || byNotional === false) return false
+    return byQty === undefined || byNotional === undefined ? undefined : true
+  }
+  // Keys memory cannot judge: one read for all of them, from their earliest order on.
+  const unknown = new Set<string>()
+  let fromMs = Number.POSITIVE_INFINITY
+  for (const [key, list] of judgedByKey) {
+    for (const e of list) {
+      if (verdict(e) === undefined) {
+        unknown.add(key)
+        fromMs = Math.min(fromMs, e.tsMs)
+      }
+    }
+  }
+  if (unknown.size > 0) {
+    if (mem.size >= MEMORY_SLOT_LIMIT) mem.clear()
+    const read = await readRememberedBounds(store, [...unknown], [...actions], fromMs, historyMs, p.qty_per_symbol)
+    for (const key of unknown) {
+      const source = read.sources.get(key)
+      if (source === null) continue
+      for (const e of judgedByKey.get(key) ?? []) {
+        for (const k of [`qty\u0000${key}\u0000${sym(e)}`, `notional\u0000${key}\u0000`]) {
+          // No row for the key (and symbol) in the span: remembered as n = c = 0.
+          const b = read.bounds.get(k) ?? { source: source ?? e.source, fromMs, untilMs: fromMs + BOUND_VALID_MS, n: 0, c: 0, lo: 1, slice: [], arrived: 0 }
+          mem.set(k, b)
+        }
+      }
+    }
+  }
+  for (const [key, list] of judgedByKey) {
+    const left = list.filter((e) => verdict(e) !== true)
+    if (left.length === 0) judgedByKey.delete(key)
+    else judgedByKey.set(key, left)
+  }
 }
 
 function judge(field: Field, value: number, hist: SortedValues, max: number, p: ReturnType<typeof builtinParams<'order.fat_finger'>>): Breach[] {

@@ -14,12 +14,25 @@
  * Queries per tick, only when the batch holds order events: one for the minute slots of
  * every key in the batch (the current buckets and their seasonal twins, merged into time
  * ranges shared by all keys), one for the keys' first orders.
+ *
+ * With engine memory (memory.ts): per key and bucket, the counted actions' rows and notional
+ * the engine was handed (the warm-up sums what arrived in the `window + FUTURE_SKEW_SLACK_MS`
+ * before its cursor from detect_stream, the stream adds the rest, each row once), and per key
+ * and bucket the baseline samples and first order the last read gave. A bucket inside that
+ * coverage whose samples are remembered is judged from memory alone, with the same code;
+ * storage is read once per key and bucket (at the first order of each new window). Exact
+ * but for rows memory cannot see: a history sample changed by an event arriving weeks late
+ * after the read, and a row the engine never walked (visible more than its overlap behind
+ * the cursor).
  */
 import type { Store } from '@vigil/core'
 import type { Detector, Finding, StreamEvent } from '../detector.js'
 import { builtinParams } from '../rules.js'
+import type { RuleParams } from '../rule-schema.js'
 import { ewma, hourOfWeek, robustZ, seasonalHistory, WEEK_MS, type SeasonalPoint } from '../baseline.js'
-import { chTimeToMs } from '../engine.js'
+import { chTimeToMs, DETECT_STREAM_RETENTION_MS, msToChNs } from '../engine.js'
+import { MEMORY_SLOT_LIMIT, type DetectorMemory } from '../memory.js'
+import { FUTURE_SKEW_SLACK_MS } from './auth-success-after-failures.js'
 import {
   allowlistOf,
   bucketStart,
@@ -124,15 +137,112 @@ function slotName(startMs: number, periodMs: number): string {
   return `${WEEKDAYS[Math.floor(hourOfWeek(startMs) / 24)] ?? ''} ${hh} UTC`
 }
 
+const MEMORY = 'volume.spike'
+
+interface VolumeMemory {
+  /** `key\0bucket start` → counted rows and their notional, as the rollup sums them. */
+  counts: Map<string, { orders: number; notional: number }>
+  /** `key\0bucket start` → the baseline samples of each metric and the first order they assumed. */
+  baselines: Map<string, { firstMs: number; history: Record<Metric, number[]> }>
+}
+
+const volumeMemory = (memory: DetectorMemory) => memory.slot<VolumeMemory>(MEMORY, () => ({ counts: new Map(), baselines: new Map() }))
+
+function count(mem: VolumeMemory, key: string, start: number, orders: number, notional: number): void {
+  const k = `${key}\u0000${start}`
+  const c = mem.counts.get(k)
+  if (c) {
+    c.orders += orders
+    c.notional += notional
+  } else mem.counts.set(k, { orders, notional })
+}
+
+/** Forgets buckets that start before `beforeMs`; coverage then starts there. */
+function forget(memory: DetectorMemory, mem: VolumeMemory, beforeMs: number): void {
+  for (const m of [mem.counts, mem.baselines] as Array<Map<string, unknown>>) {
+    for (const k of m.keys()) if (Number(k.slice(k.lastIndexOf('\u0000') + 1)) < beforeMs) m.delete(k)
+  }
+  memory.narrow(MEMORY, beforeMs)
+  if (mem.counts.size > MEMORY_SLOT_LIMIT || mem.baselines.size > MEMORY_SLOT_LIMIT) {
+    mem.counts.clear()
+    mem.baselines.clear()
+    memory.narrow(MEMORY, Number.POSITIVE_INFINITY)
+  }
+}
+
+const windowOf = (rule: { windowMs: number }) => Math.max(MINUTE_MS, Math.ceil(rule.windowMs / MINUTE_MS) * MINUTE_MS)
+
+/** Both metrics' verdicts for one bucket, given its values and its baseline samples (none: cold start). */
+function judgeBucket(
+  p: RuleParams<'volume.spike'>,
+  values: Record<Metric, number>,
+  history: Record<Metric, number[]>,
+): MetricVerdict[] {
+  const verdicts: MetricVerdict[] = []
+  for (const metric of p.metrics as readonly Metric[]) {
+    const value = values[metric]
+    const h = history[metric]
+    if (h.length === 0) {
+      const limit = metric === 'orders' ? p.cold_start_max_orders : p.cold_start_max_notional
+      verdicts.push({ metric, value, fires: value > limit, reason: 'cold_start', score: pastThreshold(value, limit), threshold: limit, samples: 0 })
+      continue
+    }
+    const r = robustZ(value, h)
+    const avg = ewma(h, p.ewma_alpha)
+    const baseline = Math.max(r.median, avg)
+    const ratio = baseline > 0 ? value / baseline : Number.POSITIVE_INFINITY
+    const fires = r.z >= p.z_threshold && ratio >= p.min_ratio_to_baseline
+    // Both conditions must hold, so the nearer one says how far past the line it is.
+    const score = pastThreshold(Math.min(r.z / p.z_threshold, ratio / p.min_ratio_to_baseline), 1)
+    verdicts.push({ metric, value, fires, reason: 'zscore', score, threshold: p.z_threshold, median: r.median, mad: r.mad, z: r.z, ewma: avg, baseline, ratio, samples: h.length })
+  }
+  return verdicts
+}
+
+const WARM_UP_SQL = `
+SELECT api_key_id AS k, toString(intDiv(toUnixTimestamp64Milli(ts), {w:Int64}) * {w:Int64}) AS b, toString(count()) AS o, sum(ifNull(order_notional, 0)) AS n
+FROM detect_stream
+WHERE received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND received_at < toDateTime64({to:String}, 9, 'UTC')
+  AND api_key_id != '' AND action IN {actions:Array(String)}
+GROUP BY k, b`
+
 export const volumeSpike: Detector = {
   ruleId: 'volume.spike',
-  async detect(events, { store, rule }) {
+  async warmUp({ store, rule, memory, resumeFromMs }) {
+    const p = builtinParams(rule, 'volume.spike')
+    const windowMs = windowOf(rule)
+    // Rows that arrived from `fromMs` on are all counted once: here up to the engine's first
+    // read, then by the stream (which starts at exactly `resumeFromMs`, re-reading its overlap).
+    const fromMs = Math.max(resumeFromMs - windowMs - FUTURE_SKEW_SLACK_MS, Date.now() - DETECT_STREAM_RETENTION_MS + 60 * 60_000)
+    const rows = await store.query<{ k: string; b: string; o: string; n: number }>(WARM_UP_SQL, {
+      w: windowMs,
+      from: Math.floor(fromMs),
+      to: msToChNs(resumeFromMs),
+      actions: p.order_actions,
+    })
+    const mem = volumeMemory(memory)
+    for (const r of rows) count(mem, r.k, Number(r.b), Number(r.o), r.n)
+    // A bucket is complete when no row of it can have arrived before `fromMs`.
+    memory.cover(MEMORY, Math.ceil((fromMs + FUTURE_SKEW_SLACK_MS) / windowMs) * windowMs)
+  },
+  async detect(events, { store, rule, memory }) {
     const p = builtinParams(rule, 'volume.spike')
     const orderActions = new Set<string>(p.order_actions)
     const allowed = allowlistOf(rule)
-    const windowMs = Math.max(MINUTE_MS, Math.ceil(rule.windowMs / MINUTE_MS) * MINUTE_MS)
+    const windowMs = windowOf(rule)
     const periodMs = p.seasonality === 'hour_of_week' ? WEEK_MS : DAY_MS
     const seasons = Math.floor((Math.min(p.history_days, ROLLUP_RETENTION_DAYS) * DAY_MS) / periodMs)
+
+    // Memory counts every counted row, allowlisted or not, as the rollup does.
+    const covered = memory?.coveredFromMs(MEMORY)
+    const mem = memory && covered !== undefined ? volumeMemory(memory) : undefined
+    if (mem) for (const e of events) if (orderActions.has(e.action) && e.api_key_id !== '') count(mem, e.api_key_id, bucketStart(e.tsMs, windowMs), 1, e.order_notional ?? 0)
+    // Forget by arrival (a source sets event time): buckets a late order could still reach are kept.
+    const last = events[events.length - 1]
+    if (memory && mem && last) {
+      const horizon = bucketStart(Date.parse(last.receivedAt) - windowMs - rule.latenessMs - 60 * 60_000, windowMs)
+      if (horizon > (covered as number) + windowMs) forget(memory, mem, horizon)
+    }
 
     // key → bucket start → the batch's order events in it
     const byKey = new Map<string, Map<number, EventGroup>>()
@@ -144,20 +254,45 @@ export const volumeSpike: Detector = {
     }
     if (byKey.size === 0) return []
 
+    const findings: Finding[] = []
+    const verdictsFor = (key: string, start: number, group: EventGroup, values: Record<Metric, number>, firstMs: number, baseline: Record<Metric, number[]>) => {
+      if (values.orders < p.min_count) return
+      // "Now" is the newest event of the bucket the batch holds, never the clock.
+      const ageMs = group.lastMs - firstMs
+      const young = ageMs < p.min_history_days * DAY_MS
+      const verdicts = judgeBucket(p, values, young ? { orders: [], notional: [] } : baseline)
+      const fired = verdicts.filter((v) => v.fires).sort((a, b) => b.score - a.score)
+      const top = fired[0]
+      if (top) findings.push(toFinding(rule.severity, key, start, windowMs, periodMs, group, top, verdicts, ageMs, findFirstAccount(events, key)))
+    }
+
+    // From memory: buckets it covers, with counts and remembered samples, and no earlier first order in the batch.
+    const toRead = new Map<string, Map<number, EventGroup>>()
+    for (const [key, buckets] of byKey) {
+      for (const [start, group] of buckets) {
+        const k = `${key}\u0000${start}`
+        const c = mem?.counts.get(k)
+        const b = mem?.baselines.get(k)
+        if (mem && c && b && start >= (covered as number) && (earliest.get(key) as number) >= b.firstMs) {
+          verdictsFor(key, start, group, { orders: c.orders, notional: c.notional }, b.firstMs, b.history)
+        } else entry(toRead, key, () => new Map()).set(start, group)
+      }
+    }
+    if (toRead.size === 0) return findings
+
     const starts = new Set<number>()
-    for (const buckets of byKey.values()) for (const s of buckets.keys()) starts.add(s)
+    for (const buckets of toRead.values()) for (const s of buckets.keys()) starts.add(s)
     const wanted: Array<[number, number]> = []
     for (const s of starts) for (let k = 0; k <= seasons; k++) wanted.push([s - k * periodMs, s - k * periodMs + windowMs])
     let ranges = mergeRanges(wanted)
     if (ranges.length > MAX_RANGES) ranges = [[(ranges[0] as [number, number])[0], Math.max(...ranges.map((r) => r[1]))]]
 
-    const keys = [...byKey.keys()]
+    const keys = [...toRead.keys()]
     const actions = [...orderActions]
     const minutes = await readMinutes(store, keys, actions, ranges)
     const firstOrders = await readFirstOrders(store, keys, actions)
 
-    const findings: Finding[] = []
-    for (const [key, buckets] of byKey) {
+    for (const [key, buckets] of toRead) {
       const pts = minutes.get(key) ?? { orders: [], notional: [] }
       // The MV writes key_action_first_seen with the events; should it lag, the batch's own
       // earliest order is a later (so younger, so stricter) first order.
@@ -165,49 +300,13 @@ export const volumeSpike: Detector = {
       // A zero point at the first order tells seasonalHistory where the key's history starts.
       const anchor: SeasonalPoint = { tsMs: firstMs, value: 0 }
       const series: Record<Metric, SeasonalPoint[]> = { orders: [...pts.orders, anchor], notional: [...pts.notional, anchor] }
-
       for (const [start, group] of buckets) {
-        const orders = sumIn(pts.orders, start, start + windowMs)
-        if (orders < p.min_count) continue
-        // "Now" is the newest event of the bucket the batch holds, never the clock.
-        const ageMs = group.lastMs - firstMs
-        const young = ageMs < p.min_history_days * DAY_MS
-        const verdicts: MetricVerdict[] = []
-        for (const metric of p.metrics) {
-          const value = metric === 'orders' ? orders : sumIn(pts.notional, start, start + windowMs)
-          const history = young ? [] : seasonalHistory(series[metric], start, { bucketMs: windowMs, weeks: seasons, periodMs })
-          if (history.length === 0) {
-            const limit = metric === 'orders' ? p.cold_start_max_orders : p.cold_start_max_notional
-            verdicts.push({ metric, value, fires: value > limit, reason: 'cold_start', score: pastThreshold(value, limit), threshold: limit, samples: 0 })
-            continue
-          }
-          const r = robustZ(value, history)
-          const avg = ewma(history, p.ewma_alpha)
-          const baseline = Math.max(r.median, avg)
-          const ratio = baseline > 0 ? value / baseline : Number.POSITIVE_INFINITY
-          const fires = r.z >= p.z_threshold && ratio >= p.min_ratio_to_baseline
-          // Both conditions must hold, so the nearer one says how far past the line it is.
-          const score = pastThreshold(Math.min(r.z / p.z_threshold, ratio / p.min_ratio_to_baseline), 1)
-          verdicts.push({
-            metric,
-            value,
-            fires,
-            reason: 'zscore',
-            score,
-            threshold: p.z_threshold,
-            median: r.median,
-            mad: r.mad,
-            z: r.z,
-            ewma: avg,
-            baseline,
-            ratio,
-            samples: history.length,
-          })
+        const baseline: Record<Metric, number[]> = {
+          orders: seasonalHistory(series.orders, start, { bucketMs: windowMs, weeks: seasons, periodMs }),
+          notional: seasonalHistory(series.notional, start, { bucketMs: windowMs, weeks: seasons, periodMs }),
         }
-        const fired = verdicts.filter((v) => v.fires).sort((a, b) => b.score - a.score)
-        const top = fired[0]
-        if (!top) continue
-        findings.push(toFinding(rule.severity, key, start, windowMs, periodMs, group, top, verdicts, ageMs, findFirstAccount(events, key)))
+        if (mem) mem.baselines.set(`${key}\u0000${start}`, { firstMs, history: baseline })
+        verdictsFor(key, start, group, { orders: sumIn(pts.orders, start, start + windowMs), notional: sumIn(pts.notional, start, start + windowMs) }, firstMs, baseline)
       }
     }
     return findings
