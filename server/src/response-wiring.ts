@@ -24,6 +24,9 @@ import {
   createKeyStateStore,
   createKillSwitchStore,
   createReportStore,
+  DEFAULT_REPORT_SCHEDULES_FILE,
+  loadReportSchedules,
+  startReportSchedules,
   incidentsRoutes,
   keysRoutes,
   killswitchesRoutes,
@@ -35,6 +38,7 @@ import {
   type IncidentStore,
   type KeyStateStore,
   type KillSwitchStore,
+  type ReportSchedules,
   type ReportStore,
   type Response,
   type SlackInteraction,
@@ -58,6 +62,8 @@ export interface ResponseSideDeps {
   playbooksDir?: string
   /** Cron pattern of the daily digest; `null` schedules none. @defaultValue the engine's */
   digestPattern?: string | null
+  /** Scheduled reports; `null` schedules none. @defaultValue `rules/reports/schedules.yaml` of this checkout */
+  reportSchedulesFile?: string | null
 }
 
 export interface ResponseSide {
@@ -138,6 +144,19 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
     throw err
   }
 
+  let schedules: ReportSchedules | undefined
+  if (deps.reportSchedulesFile !== null) {
+    try {
+      const list = loadReportSchedules(deps.reportSchedulesFile ?? DEFAULT_REPORT_SCHEDULES_FILE)
+      schedules = await startReportSchedules({ config, redis, logger, reports, schedules: list, prefix })
+    } catch (err) {
+      // A schedules file that does not load stops start-up, like a playbook that does not.
+      await response.close().catch(() => {})
+      await control.close().catch(() => {})
+      throw err
+    }
+  }
+
   const approvers = new Set(config.slack.approvers)
   const onSlackAction = async (click: SlackInteraction) => {
     const actor = `slack:${click.user.id}`
@@ -193,6 +212,7 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
     reports,
     plugins,
     async close() {
+      await schedules?.close()
       await response.close()
       await control.close()
     },
