@@ -633,7 +633,9 @@ async function orchestrate(): Promise<void> {
     try {
       const { secret } = await handle.sources.add('bench', { by: 'bench detect' })
       const plan = injectionPlan(run, durationS, attackEveryS)
-      const t0 = Date.now() + 2000
+      // Room for the load child to start (tsx compiles it): on a busy machine 2 s was not
+      // enough, and a sender that starts after its planned end sends nothing.
+      const t0 = Date.now() + 10_000
       const mStart = t0 + warmupS * 1000
       const mEnd = mStart + durationS * 1000
       const loadEnd = mEnd + tailS * 1000
@@ -672,7 +674,7 @@ async function orchestrate(): Promise<void> {
       while (ticking && Date.now() < idleBy) await sleep(50)
       let control: { cpuMs: number; wallMs: number; achieved: number; machineBusy: number } | undefined
       if (!ticking) {
-        const c0 = Date.now() + 1000
+        const c0 = Date.now() + 10_000
         const controlDone = runChild('load', { ...job, run: `${run}c`, t0: c0, warmupS: controlS, durationS: 0, tailS: 0 })
         await until(c0 + 3000)
         const cpuB0 = process.cpuUsage()
@@ -729,6 +731,8 @@ async function orchestrate(): Promise<void> {
 
       // --- ingest
       const inM = loadOut.records.filter((r) => r.sendAt >= mStart && r.sendAt < mEnd)
+      // A run without load measures nothing: say so rather than print empty figures.
+      if (inM.length === 0) throw new Error(`the load generator sent no batch in the measured part (${loadOut.records.length} in all): it started too late or could not connect`)
       const all = loadOut.records
       const count = (rs: BatchRecord[], f: (r: BatchRecord) => boolean) => rs.filter(f).length
       const acceptedM = inM.reduce((s, r) => s + r.accepted, 0)
