@@ -63,6 +63,7 @@ export interface AdminOperations {
   'users/set-role': { input: { email: string; role: string; by: string }; output: UserInfo }
   'users/disable': { input: { email: string; by: string }; output: UserInfo }
   'users/revoke-sessions': { input: { email: string; by: string }; output: { email: string; sessions_ended: number } }
+  'users/reset-mfa': { input: { email: string; by: string }; output: UserInfo }
   'reports/generate': { input: GenerateReportInput; output: GeneratedReport }
 }
 
@@ -137,6 +138,9 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
   async 'users/revoke-sessions'(ctx, { email, by }) {
     return peopleOf(ctx).revokeSessions(email, by)
   },
+  async 'users/reset-mfa'(ctx, { email, by }) {
+    return peopleOf(ctx).resetMfa(email, by)
+  },
   'reports/generate': generateReport,
 }
 
@@ -178,6 +182,7 @@ export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: r
   'users/set-role': { input: ['email', 'role', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
   'users/disable': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
   'users/revoke-sessions': { input: ['email', 'by'], answers: ['email', 'sessions_ended'] },
+  'users/reset-mfa': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
   'reports/generate': { input: ['type', 'from', 'to', 'format', 'incident_id', 'by'], answers: ['id', 'type', 'format', 'sha256', 'content_sha256', 'size', 'file'] },
   'respond/dlq-retry': {
     input: ['id', 'by'],

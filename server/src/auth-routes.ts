@@ -137,6 +137,20 @@ export function authRoutes(deps: { people: People; absoluteTimeoutSec: number })
       },
     )
 
+    app.post(
+      '/v1/auth/password',
+      {
+        config: { permission: 'authenticated' },
+        schema: { body: { type: 'object', required: ['current_password', 'new_password'], properties: { current_password: str(1024), new_password: str(1024) } } },
+      },
+      async (request) => {
+        const session = request.operator?.session
+        if (!session) throw new VigilError('VIGIL_ERR_AUTH_NOT_A_PERSON')
+        const body = request.body as { current_password: string; new_password: string }
+        return people.changePassword(session, body.current_password, body.new_password, caller(request))
+      },
+    )
+
     app.get('/v1/users', { config: { permission: 'users:admin' } }, async () => ({ items: await people.users.list(), next: null }))
 
     app.post(
@@ -168,6 +182,10 @@ export function authRoutes(deps: { people: People; absoluteTimeoutSec: number })
 
     app.post('/v1/users/:email/sessions/revoke', { config: { permission: 'users:admin' } }, async (request) =>
       people.revokeSessions((request.params as { email: string }).email, actorOf(request)),
+    )
+
+    app.post('/v1/users/:email/mfa/reset', { config: { permission: 'users:admin' } }, async (request) =>
+      people.resetMfa((request.params as { email: string }).email, actorOf(request)),
     )
   }
 }

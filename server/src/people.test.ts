@@ -359,6 +359,40 @@ describe('sessions', () => {
   })
 })
 
+describe('changing a password and resetting a second factor', () => {
+  it('lets a person change their own password, checking the current one and the new one, and ends their other sessions', async () => {
+    const p = await enrolled('changer@example.com', 'viewer')
+    const keep = await signIn(p)
+    const other = await signIn(p)
+    const change = (body: unknown) => post('/v1/auth/password', body, { bearer: keep.access, ip: freshIp() })
+    expect(code(await change({ current_password: 'not my password 1', new_password: 'glass meadow 12 harbour' }))).toBe('bad_credentials')
+    expect(code(await change({ current_password: PASSWORD, new_password: 'changer2026!' }))).toBe('weak_password')
+    const ok = await change({ current_password: PASSWORD, new_password: 'glass meadow 12 harbour' })
+    expect(ok.statusCode, ok.body).toBe(200)
+    expect((ok.json() as { sessions_ended: number }).sessions_ended).toBeGreaterThanOrEqual(2)
+    secrets.add('glass meadow 12 harbour')
+    expect((await get('/v1/events', keep.access)).statusCode).toBe(200)
+    expect((await get('/v1/events', other.access)).statusCode).toBe(401)
+    expect(code(await post('/v1/auth/login', { email: p.email, password: PASSWORD }, { ip: freshIp() }))).toBe('bad_credentials')
+    const fresh = await post('/v1/auth/login', { email: p.email, password: 'glass meadow 12 harbour' }, { ip: freshIp() })
+    expect(fresh.json()).toMatchObject({ next: 'mfa' })
+    expect(code(await post('/v1/auth/password', { current_password: 'x', new_password: 'y' }, { bearer: h.tokens.admin }))).toBe('not_a_person')
+    expect(await auditActions(p.email)).toEqual(expect.arrayContaining(['user.password_change', 'auth.password_change.failure']))
+  })
+
+  it('lets an admin reset a lost second factor: sessions end and the person enrols again', async () => {
+    const p = await enrolled('lost.phone@example.com', 'analyst')
+    const s = await signIn(p)
+    expect((await post(`/v1/users/${encodeURIComponent(p.email)}/mfa/reset`, {}, { bearer: h.tokens.responder })).statusCode).toBe(403)
+    const reset = await post(`/v1/users/${encodeURIComponent(p.email)}/mfa/reset`, {}, { bearer: h.tokens.admin })
+    expect(reset.json()).toMatchObject({ email: p.email, mfa_enrolled: false, recovery_codes_left: 0 })
+    expect((await get('/v1/events', s.access)).statusCode).toBe(401)
+    const login = await post('/v1/auth/login', { email: p.email, password: PASSWORD }, { ip: freshIp() })
+    expect(login.json()).toMatchObject({ next: 'enrol' })
+    expect(await auditActions(p.email)).toContain('mfa.reset')
+  })
+})
+
 describe('login throttling', () => {
   it('locks an account after repeated failures, even against the right password, and releases it later', async () => {
     const p = await enrolled('locked@example.com', 'viewer')

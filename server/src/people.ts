@@ -16,7 +16,7 @@ import type { Logger } from 'pino'
 import { VigilError, type Store, type VigilConfig } from '@vigil/core'
 import type { AuditLog } from '@vigil/respond'
 import { createLoginThrottle, type LoginThrottle, type Lockout } from './login-throttle.js'
-import { verifyPassword } from './passwords.js'
+import { checkPasswordStrength, hashPassword, verifyPassword } from './passwords.js'
 import { isRole, type Role } from './permissions.js'
 import { createSessionStore, deriveSessionKey, type IssuedSession, type SessionClaims, type SessionStore } from './sessions.js'
 import { claimTotpStep, hashRecoveryCode, matchTotp, newRecoveryCodes, newTotpSecret, totpUri } from './totp.js'
@@ -70,6 +70,10 @@ export interface People {
   disable(email: string, by: string): Promise<UserInfo>
   /** "Sign out everywhere": ends every session of a person. */
   revokeSessions(email: string, by: string): Promise<{ email: string; sessions_ended: number }>
+  /** Admin: forgets a person's authenticator and recovery codes (a lost phone) and ends their sessions; they enrol again. */
+  resetMfa(email: string, by: string): Promise<UserInfo>
+  /** A person changes their own password: the current one is checked, the new one must be strong; every other session ends. */
+  changePassword(claims: SessionClaims, current: unknown, next: unknown, caller: Caller): Promise<{ sessions_ended: number }>
 }
 
 /** A step-2 ticket lives this long: enough to open an authenticator app. */
@@ -408,6 +412,46 @@ export function createPeople(deps: PeopleDeps): People {
         event: { action: 'session.revoke', outcome: 'success', attrs: { scope: 'all', sessions_ended: String(ended) } },
       })
       return { email: user.email, sessions_ended: ended }
+    },
+
+    async resetMfa(email, by) {
+      const user = await users.resetMfa(email, by)
+      const ended = await sessions.endAll(user.email)
+      await record({
+        audit: 'mfa.reset',
+        actor: by,
+        subject: user.email,
+        detail: { sessions_ended: ended },
+        event: { action: 'auth.mfa', outcome: 'success', attrs: { change: 'reset', sessions_ended: String(ended) } },
+      })
+      return user
+    },
+
+    async changePassword(claims, current, next, caller) {
+      if (typeof current !== 'string' || typeof next !== 'string') throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', 'current_password and new_password are required')
+      await refuseIfLocked(claims.email, caller, 'auth.login')
+      const user = await activeUser(claims.email)
+      if (!user || !(await verifyPassword(user.password_hash, current))) {
+        await failed(claims.email, caller, { action: 'auth.login', reason: 'bad_password', audit: 'auth.password_change.failure', why: 'wrong_current_password' })
+        throw new VigilError('VIGIL_ERR_AUTH_BAD_CREDENTIALS')
+      }
+      checkPasswordStrength(next, user.email)
+      await users.setPasswordHash(user.email, await hashPassword(next), user.email)
+      // Whoever else held a session with the old password is out; this one stays.
+      let ended = 0
+      for (const id of await sessions.list(user.email)) {
+        if (id === claims.sessionId) continue
+        await sessions.end(id)
+        ended += 1
+      }
+      await record({
+        audit: 'user.password_change',
+        actor: user.email,
+        subject: user.email,
+        detail: { client_ip: caller.ip, sessions_ended: ended },
+        event: { action: 'admin.config_change', outcome: 'success', caller, sessionId: claims.sessionId, attrs: { change: 'user.password_change' } },
+      })
+      return { sessions_ended: ended }
     },
   }
   return people

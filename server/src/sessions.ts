@@ -61,6 +61,8 @@ export interface SessionStore {
   end(sessionId: string): Promise<void>
   /** Ends every family of a person; how many there were. */
   endAll(email: string): Promise<number>
+  /** The ids of a person's families (some may have just timed out). */
+  list(email: string): Promise<string[]>
 }
 
 /** The HS256 key for session JWTs: stable across restarts, different for every master key. */
@@ -211,6 +213,10 @@ export function createSessionStore(deps: { redis: Redis; keyPrefix: string; key:
 
     async end(sessionId) {
       await end(sessionId)
+    },
+
+    async list(email) {
+      return redis.smembers(userKey(email))
     },
 
     async endAll(email) {

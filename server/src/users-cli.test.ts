@@ -127,6 +127,9 @@ describe('vigil users', () => {
     expect(disabled.stdout).toBe('bob@example.com disabled; their sessions are ended.\n')
     expect(await people.verifyAccess(s2.access_token)).toBeNull()
 
+    const reset = await vigil(['users', 'reset-mfa', 'carol@example.com', '--json'])
+    expect(json(reset.stdout)).toMatchObject({ email: 'carol@example.com', mfa_enrolled: false })
+
     const listed = await vigil(['users', 'list', '--json'])
     const items = json(listed.stdout).items as Array<Record<string, unknown>>
     expect(items.map((u) => [u.email, u.role, u.status])).toEqual([
@@ -148,6 +151,7 @@ describe('vigil users', () => {
         'user.set_role bob@example.com',
         'user.sessions_revoke bob@example.com',
         'user.disable bob@example.com',
+        'mfa.reset carol@example.com',
       ]),
     )
     expect((await audit.list({ action: 'user.add', limit: 10 }))[0]?.actor).toMatch(/^cli:/)

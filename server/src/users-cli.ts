@@ -1,5 +1,5 @@
 /**
- * `vigil users add|list|set-role|disable|revoke-sessions` (CONTRACT §6 `vigil users add
+ * `vigil users add|list|set-role|disable|revoke-sessions|reset-mfa` (CONTRACT §6 `vigil users add
  * <email> --role <role>`), and the People a CLI opens for itself when no `vigil up` serves
  * the data dir.
  *
@@ -19,7 +19,7 @@ import { createPeople, type People } from './people.js'
 import { ROLES } from './permissions.js'
 import { responseKeyPrefix } from './response-wiring.js'
 
-export const USERS_OPERATIONS = ['users/add', 'users/list', 'users/set-role', 'users/disable', 'users/revoke-sessions'] as const satisfies readonly AdminOperation[]
+export const USERS_OPERATIONS = ['users/add', 'users/list', 'users/set-role', 'users/disable', 'users/revoke-sessions', 'users/reset-mfa'] as const satisfies readonly AdminOperation[]
 
 /** What the CLI lends these commands. */
 export interface UsersCliDeps {
@@ -101,6 +101,14 @@ export function registerUsersCommands(program: Command, deps: UsersCliDeps): voi
     .action(async (email: string, opts: { json?: boolean }) => {
       const ended = await deps.run('users/revoke-sessions', { email, by: deps.actor() })
       deps.emit(opts.json === true, { json: ended, human: `${ended.email}: ${ended.sessions_ended} session(s) ended.\n` })
+    })
+  users
+    .command('reset-mfa <email>')
+    .description('forget a person\'s authenticator and recovery codes (a lost phone) and end their sessions; they enrol again at next sign-in')
+    .option('--json', 'print one JSON object')
+    .action(async (email: string, opts: { json?: boolean }) => {
+      const user = await deps.run('users/reset-mfa', { email, by: deps.actor() })
+      deps.emit(opts.json === true, { json: user, human: `${user.email}: second factor reset; they enrol a new authenticator at next sign-in.\n` })
     })
 }
 

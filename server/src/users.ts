@@ -148,6 +148,10 @@ export interface UserStore {
   totpSecret(user: UserRecord): string | undefined
   /** Removes one recovery code hash; false when it was not there (already used, or never). */
   consumeRecoveryCode(email: string, hash: string, by: string): Promise<boolean>
+  /** Forgets the second factor and recovery codes: the person enrols again at next sign-in. */
+  resetMfa(email: string, by: string): Promise<UserInfo>
+  /** Replaces the password (already checked for strength by the caller). */
+  setPasswordHash(email: string, passwordHash: string, by: string): Promise<void>
 }
 
 export function createUserStore(deps: { store: Store; masterKey: Buffer }): UserStore {
@@ -278,6 +282,21 @@ export function createUserStore(deps: { store: Store; masterKey: Buffer }): User
         if (!prev.recovery_hashes.includes(hash)) return false
         await write(prev, email, 'recovery_code_used', { role: prev.role, recovery_hashes: prev.recovery_hashes.filter((h) => h !== hash) }, by)
         return true
+      })
+    },
+    async resetMfa(rawEmail, by) {
+      const email = normaliseEmail(rawEmail)
+      return serialised(email, async () => {
+        const prev = await mustRead(email)
+        await write(prev, email, 'mfa_reset', { role: prev.role, totp_secret_enc: '', totp_pending_enc: '', recovery_hashes: [] }, by)
+        return userInfo(await mustRead(email))
+      })
+    },
+    async setPasswordHash(rawEmail, passwordHash, by) {
+      const email = normaliseEmail(rawEmail)
+      await serialised(email, async () => {
+        const prev = await mustRead(email)
+        await write(prev, email, 'set_password', { role: prev.role, password_hash: passwordHash }, by)
       })
     },
   }
