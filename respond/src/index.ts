@@ -124,3 +124,5 @@ export { emailReport, reportEmailText, missingEmailSetting } from './reports/rep
 export type { ReportEmail } from './reports/report-delivery.js'
 export { startReportSchedules, loadReportSchedules, previousPeriod, DEFAULT_REPORT_SCHEDULES_FILE, REPORTS_QUEUE, SCHEDULE_EVERY, SCHEDULE_PATTERNS } from './reports/report-schedules.js'
 export type { ReportSchedule, ReportSchedules, ReportSchedulesDeps, ScheduleEvery } from './reports/report-schedules.js'
+export { applyRetentionPolicy, sameTtl, ttlOf } from './reports/retention.js'
+export type { RetentionChange } from './reports/retention.js'

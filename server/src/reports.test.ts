@@ -372,6 +372,9 @@ describe('audit-integrity', () => {
     expect(cov['PCI DSS 10.2.1.3']?.status).toBe('not recorded')
     const events = d.retention.find((x) => x.table === 'events')
     expect(events?.expected_ttl).toContain("startsWith(action, 'order.')")
+    // vigil up (the response side) applied the policy as TTLs.
+    expect(events?.status).toBe('as policy')
+    expect(d.retention.find((x) => x.table === 'alert_changes')).toMatchObject({ status: 'as policy', oldest_row: expect.stringMatching(/^2026-/) })
     expect(d.retention.find((x) => x.table === 'audit_log')?.status).toBe('no TTL (kept by policy)')
     await renderAll(r)
   })

@@ -23,6 +23,7 @@ import {
   createIncidentStore,
   createKeyStateStore,
   createKillSwitchStore,
+  applyRetentionPolicy,
   createReportStore,
   DEFAULT_REPORT_SCHEDULES_FILE,
   loadReportSchedules,
@@ -92,6 +93,9 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
   const { config, store, redis, logger, cursors } = deps
   const prefix = deps.prefix ?? 'vigil'
   const keyPrefix = await responseKeyPrefix(store, prefix)
+  // Retention (respond/src/reports/retention.ts) as ClickHouse TTLs, set where they differ.
+  const retention = (await applyRetentionPolicy(store)).filter((r) => r.outcome === 'set')
+  if (retention.length > 0) logger.info({ tables: retention.map((r) => r.table) }, 'retention TTLs set')
   const audit = createAuditLog({ store, redis, keyPrefix, onLeaseLost: (key) => logger.warn({ key }, 'audit chain lock lost while writing') })
   const control = createControlLog({
     store,

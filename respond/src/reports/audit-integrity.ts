@@ -9,7 +9,7 @@
  *   table, and the oldest row still held, as of the period's end.
  */
 import type { ReportBody, ReportContext, ReportQuery } from './report.js'
-import { RETENTION_POLICY, ttlClause } from './retention.js'
+import { RETENTION_POLICY, sameTtl, ttlClause, ttlOf } from './retention.js'
 import { chToIsoExact, periodParams, sqlText } from './sql-time.js'
 import type { AuditVerification } from '../seams.js'
 
@@ -100,7 +100,7 @@ export async function auditIntegrity(ctx: ReportContext): Promise<ReportBody<Aud
       retention.push({ table: rule.table, what: rule.what, policy, expected_ttl: expected, ttl_in_store: null, oldest_row: null, status: 'table absent' })
       continue
     }
-    const ttl = /\bTTL\s+(.*?)(?:\s+SETTINGS\s|$)/s.exec(engine)?.[1]?.trim() ?? null
+    const ttl = ttlOf(engine)
     const sql = oldestSql(rule.table, rule.time_column)
     oldestQueries.push({ name: `oldest row of ${rule.table}`, sql })
     const [o] = await store.query<{ oldest: string; n: string }>(sql)
@@ -136,6 +136,9 @@ export async function auditIntegrity(ctx: ReportContext): Promise<ReportBody<Aud
       },
       {
         title: `Retention per table (as of ${ctx.period.to})`,
+        text: [
+          'TTLs are ClickHouse\'s: rows past them are deleted when parts merge. The hot tier (3 months) is policy only: moving older parts to cold storage needs a storage policy with a second volume, which is not configured.',
+        ],
         table: {
           columns: ['table', 'holds', 'policy', 'TTL expected', 'TTL in the store', 'oldest row (UTC)', 'status'],
           rows: retention.map((r) => [r.table, r.what, r.policy, r.expected_ttl, r.ttl_in_store, r.oldest_row, r.status]),
@@ -155,10 +158,4 @@ export async function auditIntegrity(ctx: ReportContext): Promise<ReportBody<Aud
       { field: 'PCI DSS 10.2.1.7 creation and deletion of system-level objects', why: 'the trading APIs\' events carry no such action and Vigil records none' },
     ],
   }
-}
-
-/** ClickHouse prints a TTL back normalised (spacing, toIntervalDay(n)): compare on the numbers and words that matter. */
-function sameTtl(stored: string, expected: string): boolean {
-  const norm = (s: string) => s.replace(/toIntervalDay\((\d+)\)/g, 'INTERVAL $1 DAY').replace(/[\s`()]+/g, '').toLowerCase()
-  return norm(stored) === norm(expected)
 }

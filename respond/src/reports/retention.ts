@@ -7,7 +7,14 @@
  * `audit_log` (deleting its oldest rows would break the hash chain from row 1, which
  * `verify` checks) and the change logs whose current view is derived from their oldest rows
  * (sources, tokens, control log): an expired row there would change present state.
+ *
+ * The hot tier (3 months) is policy only: moving older parts to cold storage needs a
+ * ClickHouse storage policy with a second volume, which embedded chDB does not have; the
+ * audit-integrity report says so. TTLs are set by `applyRetentionPolicy` at start-up (only
+ * where the table's TTL differs, since changing a TTL rewrites the table's parts).
  */
+import type { Store } from '@vigil/core'
+
 export interface RetentionRule {
   table: string
   /** The column the age is measured on. */
@@ -56,4 +63,52 @@ export function ttlClause(r: RetentionRule): string | null {
     return `${col} + INTERVAL ${r.longer.keep_days} DAY DELETE WHERE ${r.longer.where}, ${col} + INTERVAL ${r.keep_days} DAY DELETE WHERE NOT ${r.longer.where}`
   }
   return `${col} + INTERVAL ${r.keep_days} DAY DELETE`
+}
+
+/** The TTL clause of a table as `system.tables.engine_full` shows it, or null. */
+export function ttlOf(engineFull: string): string | null {
+  return /\bTTL\s+(.*?)(?:\s+SETTINGS\s|$)/s.exec(engineFull)?.[1]?.trim() ?? null
+}
+
+/**
+ * ClickHouse prints a TTL back normalised (toIntervalDay(n), DELETE dropped as the default,
+ * spacing): compare on what matters.
+ */
+export function sameTtl(stored: string | null, expected: string | null): boolean {
+  if (stored === null || expected === null) return stored === expected
+  const norm = (s: string) =>
+    s
+      .replace(/toIntervalDay\((\d+)\)/g, 'INTERVAL $1 DAY')
+      .replace(/\bDELETE\b/g, '')
+      .replace(/[\s`()]+/g, '')
+      .toLowerCase()
+  return norm(stored) === norm(expected)
+}
+
+export interface RetentionChange {
+  table: string
+  outcome: 'set' | 'unchanged' | 'absent' | 'kept without TTL'
+  ttl: string | null
+}
+
+/** Sets each table's TTL to the policy's where it differs; tables kept without limit are left alone. */
+export async function applyRetentionPolicy(store: Store, policy: readonly RetentionRule[] = RETENTION_POLICY): Promise<RetentionChange[]> {
+  const rows = await store.query<{ name: string; engine_full: string }>(
+    'SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}',
+    { names: policy.map((r) => r.table) },
+  )
+  const engines = new Map(rows.map((r) => [r.name, r.engine_full]))
+  const out: RetentionChange[] = []
+  for (const rule of policy) {
+    const engine = engines.get(rule.table)
+    const expected = ttlClause(rule)
+    if (engine === undefined) out.push({ table: rule.table, outcome: 'absent', ttl: null })
+    else if (expected === null) out.push({ table: rule.table, outcome: 'kept without TTL', ttl: ttlOf(engine) })
+    else if (sameTtl(ttlOf(engine), expected)) out.push({ table: rule.table, outcome: 'unchanged', ttl: expected })
+    else {
+      await store.command(`ALTER TABLE ${rule.table} MODIFY TTL ${expected}`)
+      out.push({ table: rule.table, outcome: 'set', ttl: expected })
+    }
+  }
+  return out
 }
