@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import { VigilError, type Store } from '@vigil/core'
 import { can, isPermission, type Permission } from './permissions.js'
-import type { SessionClaims } from './sessions.js'
+import { isRedisOutage, type SessionClaims } from './sessions.js'
 import { verifyToken, type Operator } from './tokens.js'
 
 export interface RouteEntry {
@@ -92,7 +92,9 @@ export function installAccessControl(app: FastifyInstance, deps: { store: Store;
     } else {
       // A person's session: the role is the one the access token was minted with (at sign-in
       // or the last refresh), and its family must still be alive (logout, sign-out-everywhere).
-      const session = await deps.sessions.verifyAccess(token)
+      const session = await deps.sessions.verifyAccess(token).catch((err: unknown) => {
+        throw isRedisOutage(err) ? new VigilError('VIGIL_ERR_REDIS_UNAVAILABLE', undefined, { cause: err }) : err
+      })
       operator = session ? { id: session.email, role: session.role, name: session.email, session } : null
     }
     if (!operator) throw new VigilError('VIGIL_ERR_AUTH_REQUIRED', undefined, { headers: challenge })

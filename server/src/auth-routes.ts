@@ -14,7 +14,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { VigilError } from '@vigil/core'
 import { permissionsOf } from './permissions.js'
 import type { Caller, People } from './people.js'
-import type { IssuedSession } from './sessions.js'
+import { isRedisOutage, type IssuedSession } from './sessions.js'
 
 export const REFRESH_COOKIE = 'vigil_refresh'
 const COOKIE_PATH = '/v1/auth'
@@ -51,6 +51,10 @@ export function authRoutes(deps: { people: People; absoluteTimeoutSec: number })
 
   return async function plugin(app: FastifyInstance) {
     await app.register(cookie)
+    // Thrown on to the app's error reply (one shape for every route), named when it is Redis.
+    app.setErrorHandler((err) => {
+      throw isRedisOutage(err) ? new VigilError('VIGIL_ERR_REDIS_UNAVAILABLE', undefined, { cause: err }) : err
+    })
 
     app.post(
       '/v1/auth/login',

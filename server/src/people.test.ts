@@ -2,7 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { backtest, BUILTIN_DETECTORS, loadRules } from '@vigil/detect'
 import { ROLES, can, type Role } from './permissions.js'
-import { REFRESH_COOKIE } from './auth-routes.js'
+import { Redis } from 'ioredis'
+import { authRoutes, REFRESH_COOKIE } from './auth-routes.js'
+import { createPeople } from './people.js'
 import { totpCode } from './totp.js'
 import { openTestStore, startTestApp, type TestApp, type TestStore } from './test-support.js'
 
@@ -501,6 +503,33 @@ describe('people routes', () => {
     expect([cli.statusCode, code(cli)]).toEqual([400, 'not_a_person'])
     expect((await get('/v1/auth/me', h.tokens.viewer)).json()).toMatchObject({ kind: 'token', role: 'viewer' })
     expect((await get('/v1/auth/me', 'eyJhbGciOiJIUzI1NiJ9.e30.bogus')).statusCode).toBe(401)
+  })
+})
+
+describe('when Redis is down', () => {
+  it('answers 503 redis_unavailable, not an internal error', async () => {
+    const dead = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    dead.on('error', () => {}) // the refused connection is the point
+    const broken = createPeople({
+      store: t.store,
+      redis: dead,
+      keyPrefix: 'dead:',
+      masterKey: Buffer.from(t.config.masterKey as string, 'hex'),
+      auth: t.config.auth,
+      audit: h.respond.audit,
+      ownEvents: async () => {},
+    })
+    const app = await h.extraApp({ plugins: [authRoutes({ people: broken, absoluteTimeoutSec: 60 })] })
+    for (const [url, body] of [
+      ['/v1/auth/login', { email: 'someone@example.com', password: PASSWORD }],
+      ['/v1/auth/mfa', { mfa_token: `vgm_${'A'.repeat(43)}`, code: '123456' }],
+    ] as const) {
+      const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+      expect([res.statusCode, code(res)], url).toEqual([503, 'redis_unavailable'])
+    }
+    const refresh = await app.inject({ method: 'POST', url: '/v1/auth/refresh', headers: { cookie: `${REFRESH_COOKIE}=vgr_${'A'.repeat(22)}.${'B'.repeat(43)}` } })
+    expect([refresh.statusCode, code(refresh)]).toEqual([503, 'redis_unavailable'])
+    dead.disconnect()
   })
 })
 

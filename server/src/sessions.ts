@@ -65,6 +65,18 @@ export interface SessionStore {
   list(email: string): Promise<string[]>
 }
 
+/**
+ * Sessions, throttling and step-2 tickets live in Redis: when it cannot answer, callers get
+ * `503 redis_unavailable` rather than an internal error. True for what ioredis throws then.
+ */
+export function isRedisOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  return (
+    ['MaxRetriesPerRequestError', 'ReplyError', 'AbortError'].includes(err.name) ||
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTCONN|EPIPE/.test(err.message)
+  )
+}
+
 /** The HS256 key for session JWTs: stable across restarts, different for every master key. */
 export function deriveSessionKey(masterKey: Buffer): Buffer {
   return createHmac('sha256', masterKey).update('vigil/session-jwt/v1').digest()
