@@ -380,6 +380,29 @@ describe('audit-integrity', () => {
   })
 })
 
+describe('pagination', () => {
+  it('spreads a long table over numbered pages, repeating its header on each', async () => {
+    const many = Array.from({ length: 240 }, (_, i) => {
+      const sec = String(i % 60).padStart(2, '0')
+      const min = String(Math.floor(i / 60)).padStart(2, '0')
+      return { id: `al_many_${String(i).padStart(3, '0')}`, rule: 'rate.abuse', event: `2026-10-15 10:${min}:${sec}.000000`, received: `2026-10-15 10:${min}:${sec}.100000000`, detected: `2026-10-15 10:${min}:${sec}.900000` }
+    })
+    await insertAlerts(many)
+    const r = await compile('alert-latency', {}, { from: '2026-10-15T00:00:00Z', to: '2026-10-16T00:00:00Z' })
+    expect((r.data as AlertLatencyData).alerts).toBe(240)
+    const pages = await renderAll(r)
+    expect(pages).toBeGreaterThanOrEqual(5)
+    const file = path.join(out, `${r.id}.pdf`)
+    for (const page of [2, pages - 1]) {
+      const text = execFileSync('pdftotext', ['-f', String(page), '-l', String(page), '-layout', file, '-'], { encoding: 'utf8' })
+      expect(text, `page ${page}`).toContain(`page ${page} of ${pages}`)
+    }
+    // The table of every alert starts on some page and its header comes back on the next ones.
+    const headerPages = Array.from({ length: pages }, (_, i) => execFileSync('pdftotext', ['-f', String(i + 1), '-l', String(i + 1), '-layout', file, '-'], { encoding: 'utf8' })).filter((t) => t.includes('arrived at ingest'))
+    expect(headerPages.length).toBeGreaterThanOrEqual(3)
+  })
+})
+
 describe('the framework', () => {
   it('hashes the content, not the format, and changes the hash when a number changes', async () => {
     const a = await compile('alert-latency')

@@ -168,9 +168,10 @@ export function renderPdf(report: CompiledReport): Promise<Buffer> {
     if (n === 0) return
     doc.fontSize(7)
     // Widths by content, each at least 40 pt: the longest text of a column (capped) decides.
-    const want = t.columns.map((c, i) => Math.min(60, Math.max(c.length, ...t.rows.slice(0, 500).map((r) => cellText(r[i] ?? null).length)), 6))
-    const total = want.reduce((a, b) => a + Math.max(b, 6), 0)
-    const widths = want.map((w) => Math.max(40, (Math.max(w, 6) / total) * width))
+    // (a header may wrap, so it counts for at most 12 characters).
+    const want = t.columns.map((c, i) => Math.min(60, Math.max(6, Math.min(c.length, 12), ...t.rows.slice(0, 500).map((r) => cellText(r[i] ?? null).length))))
+    const total = want.reduce((a, b) => a + b, 0)
+    const widths = want.map((w) => Math.max(40, (w / total) * width))
     const scale = width / widths.reduce((a, b) => a + b, 0)
     for (let i = 0; i < widths.length; i++) widths[i] = (widths[i] as number) * scale
     const row = (cells: string[], bold: boolean) => {
