@@ -43,7 +43,7 @@ const PAGE_SQL = `
 SELECT toString(received_at) AS receivedAt, toString(ts) AS ts, source, id, action, outcome, reason,
   api_key_id, account_id, user_id,
   if(client_ip = toIPv6('::'), '', replaceRegexpOne(IPv6NumToString(client_ip), '^::ffff:(\\\\d+\\\\.\\\\d+\\\\.\\\\d+\\\\.\\\\d+)$', '\\\\1')) AS client_ip,
-  http_path, attrs, order_qty, order_notional, order_symbol, geo_country, geo_city, geo_lat, geo_lon, clock_skew_ms
+  http_path, attrs, order_qty, order_notional, order_symbol, order_currency, geo_country, geo_city, geo_lat, geo_lon, clock_skew_ms
 FROM events FINAL
 WHERE ts >= {from:DateTime64(9, 'UTC')} AND ts < {to:DateTime64(9, 'UTC')}
   AND (ts, id) > ({afterTs:DateTime64(9, 'UTC')}, {afterId:String})

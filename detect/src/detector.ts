@@ -74,6 +74,8 @@ export interface StreamEvent {
   order_qty: number | null
   order_notional: number | null
   order_symbol: string
+  /** ISO 4217 of the order (`order.currency`), '' when not given. */
+  order_currency: string
   geo_country: string
   geo_city: string
   geo_lat: number | null

@@ -68,7 +68,7 @@ const STREAM_SQL = `
 SELECT toString(received_at) AS receivedAt, toString(ts) AS ts, source, id, action, outcome, reason,
   api_key_id, account_id, user_id,
   if(client_ip = toIPv6('::'), '', replaceRegexpOne(IPv6NumToString(client_ip), '^::ffff:(\\\\d+\\\\.\\\\d+\\\\.\\\\d+\\\\.\\\\d+)$', '\\\\1')) AS client_ip,
-  http_path, attrs, order_qty, order_notional, order_symbol, geo_country, geo_city, geo_lat, geo_lon, clock_skew_ms
+  http_path, attrs, order_qty, order_notional, order_symbol, order_currency, geo_country, geo_city, geo_lat, geo_lon, clock_skew_ms
 FROM detect_stream
 WHERE (received_at, id) > ({afterTs:DateTime64(9, 'UTC')}, {afterId:String})
 ORDER BY received_at, id

@@ -268,6 +268,7 @@ function streamEvent(over: Partial<StreamEvent>): StreamEvent {
     order_qty: null,
     order_notional: null,
     order_symbol: '',
+    order_currency: '',
     geo_country: '',
     geo_city: '',
     geo_lat: null,

@@ -4,7 +4,9 @@
  *
  * Each order event (`order_actions`) is judged against the key's orders strictly before it
  * in event time, within `history_days`: qty against the same symbol's (with
- * `qty_per_symbol`), notional against all of the key's. History comes from `key_orders`
+ * `qty_per_symbol`), notional against the key's orders in the same currency (migration 006:
+ * notionals in JPY and USD are not comparable; an order without a currency is compared with
+ * the key's other orders without one). History comes from `key_orders`
  * (migration 005): the events with an order size, sorted by (api_key_id, ts) in granules of
  * 256 rows, so a key costs about its own orders. The events table's sort key (source,
  * api_key_id, ts) in day partitions looked as good but was not: a granule there holds a few
@@ -55,7 +57,7 @@ const BOUND_SLICE = 64
 /** Rows assumed stored but not yet handed to the engine, per key, when memory judges. */
 const RACE_SLACK = 8
 
-/** Per `field\0key\0symbol`: see the header. */
+/** Per `qty\0key\0symbol` and `notional\0key\0currency`: see the header. */
 interface RememberedBound {
   source: string
   fromMs: number
@@ -85,6 +87,7 @@ interface HistoryRow {
   id: string
   tt: string
   sym: string
+  cur: string
   qty: number | null
   notional: number | null
 }
@@ -93,6 +96,7 @@ interface Order {
   tsMs: number
   id: string
   symbol: string
+  currency: string
   qty: number
   notional: number
 }
@@ -188,8 +192,8 @@ async function readMedianBounds(
     `SELECT 'qty' AS f, api_key_id AS k, ${perSymbol ? 'order_symbol' : "''"} AS s, toString(countIf(order_qty > 0)) AS n, ${bound('order_qty')} AS lower
      FROM key_orders WHERE ${where} GROUP BY k, s
      UNION ALL
-     SELECT 'notional' AS f, api_key_id AS k, '' AS s, toString(countIf(order_notional > 0)) AS n, ${bound('order_notional')} AS lower
-     FROM key_orders WHERE ${where} GROUP BY k`,
+     SELECT 'notional' AS f, api_key_id AS k, order_currency AS s, toString(countIf(order_notional > 0)) AS n, ${bound('order_notional')} AS lower
+     FROM key_orders WHERE ${where} GROUP BY k, s`,
     {
       sources,
       actions,
@@ -234,7 +238,7 @@ async function readRememberedBounds(
     FROM key_orders
     WHERE api_key_id IN {keys:Array(String)} AND ts >= {from:DateTime64(9, 'UTC')} AND ts <= {to:DateTime64(9, 'UTC')} AND action IN {actions:Array(String)}
     GROUP BY k, s`
-  const rows = await store.query<SliceRow>(`${part('qty', 'order_qty', perSymbol ? 'order_symbol' : "''")}\nUNION ALL${part('notional', 'order_notional', "''")}`, {
+  const rows = await store.query<SliceRow>(`${part('qty', 'order_qty', perSymbol ? 'order_symbol' : "''")}\nUNION ALL${part('notional', 'order_notional', 'order_currency')}`, {
     keys,
     actions,
     from: msToChTime(fromMs - historyMs),
@@ -274,7 +278,7 @@ function cannotFire(b: RememberedBound | undefined, tsMs: number, source: string
 
 async function readHistory(store: Store, keys: readonly string[], sources: readonly string[], actions: readonly string[], fromMs: number, toMs: number): Promise<HistoryRow[]> {
   return store.query<HistoryRow>(
-    `SELECT api_key_id AS k, id, toString(ts) AS tt, order_symbol AS sym, order_qty AS qty, order_notional AS notional
+    `SELECT api_key_id AS k, id, toString(ts) AS tt, order_symbol AS sym, order_currency AS cur, order_qty AS qty, order_notional AS notional
      FROM key_orders
      WHERE source IN {sources:Array(String)} AND api_key_id IN {keys:Array(String)}
        AND ts >= {from:DateTime64(9, 'UTC')} AND ts <= {to:DateTime64(9, 'UTC')}
@@ -320,11 +324,11 @@ export const orderFatFinger: Detector = {
 
     const bounds = await readMedianBounds(store, [...judgedByKey.keys()], [...sources], [...actions], minTs, maxTs, historyMs, p.qty_per_symbol)
     const mightFire = (field: 'qty' | 'notional', key: string, symbol: string, value: number) => {
-      const b = bounds.get(`${field}\u0000${key}\u0000${field === 'qty' && p.qty_per_symbol ? symbol : ''}`)
+      const b = bounds.get(`${field}\u0000${key}\u0000${symbol}`)
       return b !== undefined && b.n >= p.min_history_orders && !(value < p.min_ratio_to_median * b.lower)
     }
     const exact = [...judgedByKey].filter(([k, list]) =>
-      list.some((e) => ((e.order_qty ?? 0) > 0 && mightFire('qty', k, e.order_symbol, e.order_qty ?? 0)) || ((e.order_notional ?? 0) > 0 && mightFire('notional', k, '', e.order_notional ?? 0))),
+      list.some((e) => ((e.order_qty ?? 0) > 0 && mightFire('qty', k, p.qty_per_symbol ? e.order_symbol : '', e.order_qty ?? 0)) || ((e.order_notional ?? 0) > 0 && mightFire('notional', k, e.order_currency, e.order_notional ?? 0))),
     )
     const rows =
       exact.length === 0
@@ -336,14 +340,15 @@ export const orderFatFinger: Detector = {
       // The events table collapses a re-sent id only when parts merge; count it once.
       if (seen.has(`${r.k}\u0000${r.id}`)) continue
       seen.add(`${r.k}\u0000${r.id}`)
-      entry(historyByKey, r.k, () => []).push({ tsMs: chTimeToMs(r.tt), id: r.id, symbol: r.sym, qty: r.qty ?? 0, notional: r.notional ?? 0 })
+      entry(historyByKey, r.k, () => []).push({ tsMs: chTimeToMs(r.tt), id: r.id, symbol: r.sym, currency: r.cur, qty: r.qty ?? 0, notional: r.notional ?? 0 })
     }
 
     const findings: Finding[] = []
     for (const [key, judged] of judgedByKey) {
       const history = (historyByKey.get(key) ?? []).sort((a, b) => a.tsMs - b.tsMs)
       judged.sort((a, b) => a.tsMs - b.tsMs)
-      const notional = new SortedValues()
+      const notional = new Map<string, SortedValues>()
+      const notionalOf = (currency: string) => entry(notional, currency, () => new SortedValues())
       const qty = new Map<string, SortedValues>()
       const qtyOf = (symbol: string) => entry(qty, p.qty_per_symbol ? symbol : '', () => new SortedValues())
       let added = 0
@@ -354,19 +359,19 @@ export const orderFatFinger: Detector = {
         // Every row goes in once and out once, in time order, so equal values never mix up.
         while (added < history.length && (history[added] as Order).tsMs < e.tsMs) {
           const h = history[added++] as Order
-          if (h.notional > 0) notional.add(h.notional)
+          if (h.notional > 0) notionalOf(h.currency).add(h.notional)
           if (h.qty > 0) qtyOf(h.symbol).add(h.qty)
         }
         while (dropped < added && (history[dropped] as Order).tsMs < e.tsMs - historyMs) {
           const h = history[dropped++] as Order
-          if (h.notional > 0) notional.remove(h.notional)
+          if (h.notional > 0) notionalOf(h.currency).remove(h.notional)
           if (h.qty > 0) qtyOf(h.symbol).remove(h.qty)
         }
         const breaches: Breach[] = []
         const q = e.order_qty ?? 0
         const n = e.order_notional ?? 0
         if (q > 0) breaches.push(...judge('qty', q, qtyOf(e.order_symbol), p.max_qty, p))
-        if (n > 0) breaches.push(...judge('notional', n, notional, p.max_notional, p))
+        if (n > 0) breaches.push(...judge('notional', n, notionalOf(e.order_currency), p.max_notional, p))
         if (breaches.length > 0) fired.push({ event: e, breaches })
       }
       // One finding per key per window bucket: the alert id is (rule, key, bucket).
@@ -405,7 +410,7 @@ async function leaveOutWhatCannotFire(
       if (b) b.arrived++
     }
     if ((e.order_notional ?? 0) > 0) {
-      const b = mem.get(`notional\u0000${e.api_key_id}\u0000`)
+      const b = mem.get(`notional\u0000${e.api_key_id}\u0000${e.order_currency}`)
       if (b) b.arrived++
     }
   }
@@ -414,7 +419,7 @@ async function leaveOutWhatCannotFire(
     const n = e.order_notional ?? 0
     if (q > p.max_qty || n > p.max_notional) return false
     const byQty = q > 0 ? cannotFire(mem.get(`qty\u0000${e.api_key_id}\u0000${sym(e)}`), e.tsMs, e.source, q, p) : true
-    const byNotional = n > 0 ? cannotFire(mem.get(`notional\u0000${e.api_key_id}\u0000`), e.tsMs, e.source, n, p) : true
+    const byNotional = n > 0 ? cannotFire(mem.get(`notional\u0000${e.api_key_id}\u0000${e.order_currency}`), e.tsMs, e.source, n, p) : true
     if (byQty === false || byNotional === false) return false
     return byQty === undefined || byNotional === undefined ? undefined : true
   }
@@ -436,7 +441,7 @@ async function leaveOutWhatCannotFire(
       const source = read.sources.get(key)
       if (source === null) continue
       for (const e of judgedByKey.get(key) ?? []) {
-        for (const k of [`qty\u0000${key}\u0000${sym(e)}`, `notional\u0000${key}\u0000`]) {
+        for (const k of [`qty\u0000${key}\u0000${sym(e)}`, `notional\u0000${key}\u0000${e.order_currency}`]) {
           // No row for the key (and symbol) in the span: remembered as n = c = 0.
           const b = read.bounds.get(k) ?? { source: source ?? e.source, fromMs, untilMs: fromMs + BOUND_VALID_MS, n: 0, c: 0, lo: 1, slice: [], arrived: 0 }
           mem.set(k, b)
@@ -489,11 +494,11 @@ function toFinding(severity: Finding['severity'], key: string, start: number, li
   const { j, b } = worst as { j: Judged; b: Breach }
   const e = j.event
   const sym = e.order_symbol ? ` in ${e.order_symbol}` : ''
-  const what = `${b.field} ${fmtNum(b.value)}`
+  const what = `${b.field} ${fmtNum(b.value)}${b.field === 'notional' && e.order_currency ? ` ${e.order_currency}` : ''}`
   const why =
     b.reason === 'max'
       ? `over the maximum ${b.field} of ${fmtNum(b.threshold)}`
-      : `${fmtNum(b.ratio ?? 0, 1)}× its median of ${fmtNum(b.median ?? 0)} over its ${b.samples} earlier orders${b.field === 'qty' && sym ? sym : ''} (robust z ${fmtNum(b.z ?? 0, 1)})`
+      : `${fmtNum(b.ratio ?? 0, 1)}× its median of ${fmtNum(b.median ?? 0)} over its ${b.samples} earlier orders${b.field === 'qty' && sym ? sym : ''}${b.field === 'notional' && e.order_currency ? ` in ${e.order_currency}` : ''} (robust z ${fmtNum(b.z ?? 0, 1)})`
   return {
     rule: 'order.fat_finger',
     severity,
@@ -512,6 +517,7 @@ function toFinding(severity: Finding['severity'], key: string, start: number, li
       symbol: e.order_symbol,
       qty: e.order_qty,
       notional: e.order_notional,
+      currency: e.order_currency,
       field: b.field,
       reason: b.reason,
       value: b.value,
