@@ -19,6 +19,7 @@
  *   state fetch has succeeded for `graceMs`; the plugin then applies its lost-channel policy.
  * - The secret signs requests and is never logged or reported.
  */
+import { tlsFetch, type GuardTlsOptions } from './tls-fetch.js'
 import type { ActiveKillSwitch, ControlView, KillSwitchScopeType, TradeContext } from './seams.js'
 import { SseParser } from './sse-parser.js'
 import { backoffDelay, maskSecret, vigilSignatureHeaders } from './vigil-signature.js'
@@ -70,8 +71,10 @@ export interface ControlClientOptions {
   /** Called after each change is applied. */
   onChange?(change: ControlChange): void
   logger?: ControlClientLogger
-  /** @defaultValue globalThis.fetch */
+  /** @defaultValue globalThis.fetch, or `tlsFetch(tls)` with `tls` */
   fetch?: typeof fetch
+  /** Client certificate and CA for a Vigil that requires mTLS (`VIGIL_TLS_CLIENT_CA`); see tls-fetch.ts. */
+  tls?: GuardTlsOptions
 }
 
 export interface ControlClientStats {
@@ -171,7 +174,7 @@ export function createControlClient(options: ControlClientOptions): ControlClien
   const reconnectMaxMs = options.reconnectMaxMs ?? 30_000
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
   const timeoutMs = options.timeoutMs ?? 5_000
-  const doFetch = options.fetch ?? globalThis.fetch
+  const doFetch = options.fetch ?? (options.tls ? tlsFetch(options.tls) : globalThis.fetch)
   const { source, secret, logger } = options
   const stateUrl = new URL('/v1/control/state', options.vigilUrl).toString()
   const streamUrl = new URL('/v1/control/stream', options.vigilUrl).toString()

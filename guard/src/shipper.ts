@@ -21,6 +21,7 @@
  *   and counted in `rejected` — a batch is never retried forever on an answer that will not change.
  * - `stats().lastError` and every log line are masked: the secret never appears.
  */
+import { tlsFetch, type GuardTlsOptions } from './tls-fetch.js'
 import { appendFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -68,8 +69,10 @@ export interface ShipperOptions {
   /** Re-signed retries after 401 bad_signature / stale_timestamp or 409 replayed before the batch is dead-lettered. @defaultValue 3 */
   maxAuthRetries?: number
   logger?: ShipperLogger
-  /** The fetch to use (tests, proxies). @defaultValue globalThis.fetch */
+  /** The fetch to use (tests, proxies). @defaultValue globalThis.fetch, or `tlsFetch(tls)` with `tls` */
   fetch?: typeof fetch
+  /** Client certificate and CA for a Vigil that requires mTLS (`VIGIL_TLS_CLIENT_CA`); see tls-fetch.ts. */
+  tls?: GuardTlsOptions
 }
 
 export interface ShipperStats {
@@ -125,7 +128,7 @@ export function createShipper(options: ShipperOptions): Shipper {
   const retryMaxMs = options.retryMaxMs ?? 30_000
   const retryAfterMaxMs = options.retryAfterMaxMs ?? 60_000
   const maxAuthRetries = options.maxAuthRetries ?? 3
-  const doFetch = options.fetch ?? globalThis.fetch
+  const doFetch = options.fetch ?? (options.tls ? tlsFetch(options.tls) : globalThis.fetch)
   const url = new URL('/v1/events', options.vigilUrl).toString()
   const { source, secret, logger } = options
   const mask = (s: string) => maskSecret(s, secret)
@@ -354,6 +357,13 @@ export function createShipper(options: ShipperOptions): Shipper {
         const asked = retryAfterMs(res.headers.get('retry-after'))
         await sleep(asked !== undefined ? Math.min(asked, retryAfterMaxMs) : backoffDelay(attempt, retryBaseMs, retryMaxMs))
         attempt++
+        continue
+      }
+      if (status === 401 && code === 'client_cert_required') {
+        // Vigil wants this guard's client certificate (mTLS): a setting to fix, not bad events.
+        // Kept and retried like an outage, never dead-lettered.
+        fail(`HTTP ${status} ${code}`, { events: lines.length, attempt })
+        await sleep(backoffDelay(attempt++, retryBaseMs, retryMaxMs))
         continue
       }
       if (status === 413) {
