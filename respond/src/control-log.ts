@@ -42,6 +42,8 @@ export interface RevocationInForce {
   revoked_at: string
   reason: string
   incident_id: string | null
+  /** The alert the revocation was made for, when a playbook made it. */
+  alert_id: string | null
 }
 
 export interface ControlLog {
@@ -133,15 +135,15 @@ export function createControlLog(opts: ControlLogOptions): ControlLog {
     if (keyIds.size) {
       work.push(
         store
-          .query<{ subject: string; last_kind: string; last_at: string; last_reason: string; last_incident: string }>(
+          .query<{ subject: string; last_kind: string; last_at: string; last_reason: string; last_incident: string; last_alert: string }>(
             `SELECT subject, argMax(kind, version) AS last_kind, argMax(at, version) AS last_at, argMax(reason, version) AS last_reason,
-               argMax(incident_id, version) AS last_incident FROM control_log
+               argMax(incident_id, version) AS last_incident, argMax(alert_id, version) AS last_alert FROM control_log
              WHERE kind IN ${KEY_KINDS} AND subject IN {ids:Array(String)} GROUP BY subject`,
             { ids: [...keyIds] },
           )
           .then((rows) =>
             rows.forEach((r) =>
-              revoked.set(r.subject, r.last_kind === 'key_revoked' ? { revoked_at: chToIso(r.last_at), reason: r.last_reason, incident_id: r.last_incident || null } : null),
+              revoked.set(r.subject, r.last_kind === 'key_revoked' ? { revoked_at: chToIso(r.last_at), reason: r.last_reason, incident_id: r.last_incident || null, alert_id: r.last_alert || null } : null),
             ),
           ),
       )
@@ -201,7 +203,7 @@ export function createControlLog(opts: ControlLogOptions): ControlLog {
           if (c.kind === 'key_revoked' && inForce) results.push({ applied: false, why: 'already_revoked', revoked: inForce })
           else if (c.kind === 'key_restored' && !inForce) results.push({ applied: false, why: 'not_revoked' })
           else {
-            revoked.set(c.apiKeyId, c.kind === 'key_revoked' ? { revoked_at: chToIso(at), reason: base.reason, incident_id: by.incidentId ?? null } : null)
+            revoked.set(c.apiKeyId, c.kind === 'key_revoked' ? { revoked_at: chToIso(at), reason: base.reason, incident_id: by.incidentId ?? null, alert_id: by.alertId ?? null } : null)
             row = { kind: c.kind, subject: c.apiKeyId, scope_type: '', scope_id: '', ...base }
           }
         } else if (c.kind === 'killswitch_tripped') {

@@ -141,8 +141,9 @@ describe('playbook engine', () => {
     const timeline = await e.timelineOf(runId)
     const steps = timeline.filter((t) => t.kind.startsWith('step_')).map((t) => `${t.kind}:${t.step}:${t.outcome ?? ''}`)
     expect(steps.slice(0, 2)).toEqual(['step_attempt:open_incident:', 'step_done:open_incident:done'])
-    // revoke_key is containment: queued at run start, beside the chain, so it may interleave with notify_slack.
-    expect(steps.filter((s) => s.includes(':revoke_key:'))).toEqual(['step_attempt:revoke_key:', 'step_done:revoke_key:done'])
+    // revoke_key is containment: the key is revoked when the alert is picked up, and the step,
+    // queued at run start beside the chain (so it may interleave with notify_slack), records it.
+    expect(steps.filter((s) => s.includes(':revoke_key:'))).toEqual(['step_attempt:revoke_key:', 'step_done:revoke_key:already_done'])
     expect(steps.filter((s) => s.includes(':notify_slack:'))).toEqual(['step_attempt:notify_slack:', 'step_done:notify_slack:done'])
     expect(steps).toHaveLength(6)
     expect(timeline.filter((t) => t.kind === 'step_done').every((t) => t.actor === 'playbook:basic' && t.attempt === 1)).toBe(true)
@@ -220,8 +221,8 @@ describe('playbook engine', () => {
     const note = timeline.find((t) => t.kind === 'step_dead_lettered')
     expect(note).toMatchObject({ outcome: 'dead_lettered', attempt: 2, detail: { dead_letter_id: dead?.id } })
     expect(String(note?.detail.note)).toContain(`vigil respond dlq retry ${dead?.id}`)
-    // The run stopped; containment (revoke_key, queued at run start) did not wait for the dead step.
-    expect(await e.response.runs.successOf(`${runId}.2`)).toMatchObject({ outcome: 'done' })
+    // The run stopped; containment (revoke_key, revoked at pickup and recorded by its step) did not wait for the dead step.
+    expect(await e.response.runs.successOf(`${runId}.2`)).toMatchObject({ outcome: 'already_done', summary: expect.stringContaining('revoked at alert pickup') })
 
     const retried = await e.response.retryDeadLetter(dead?.id as string, 'operator:tok_1')
     expect(retried.status).toBe('retried')
@@ -258,7 +259,7 @@ describe('playbook engine', () => {
     expect(Number(rows[0]?.n)).toBe(1)
     const timeline = await e.timelineOf(runId)
     const revoke = timeline.filter((t) => t.step === 'revoke_key').map((t) => `${t.kind}#${t.attempt}:${t.outcome ?? ''}`)
-    expect(revoke).toEqual(['step_attempt#1:', 'step_done#1:done'])
+    expect(revoke).toEqual(['step_attempt#1:', 'step_done#1:already_done'])
     expect(timeline.filter((t) => t.kind === 'step_done').map((t) => t.step).sort()).toEqual(['open_incident', 'revoke_key', 'webhook'])
     expect((await e.keys.get(alert.api_key_id as string)).incident_id).toBe((await e.response.runs.getRun(runId))?.incident_id)
   })

@@ -9,6 +9,8 @@
  * approval and with a `when` that holds for the alert, up to the first step that needs
  * approval — are queued at run start on `respond-containment` (own worker, same job ids,
  * processing and run log); the chain passes over them, and stops at one that was dead-lettered.
+ * Before that, the alerts worker revokes the key of such a `revoke_key` step itself, at
+ * pickup (`revokeAtPickup`): the step then records the revocation as already done.
  *
  * What is relied on (by server's wiring, the CLI, and the tests):
  * - Exactly once: a key with a success in `respond_steps` never runs again, whatever Redis
@@ -325,6 +327,34 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     log.info({ run: ctx.runId, incident: ctx.incidentId }, 'playbook run done')
   }
 
+  /**
+   * Revocation at pickup: the first `revoke_key` step of the matched playbooks that needs no
+   * approval (none before it does) and whose `when` holds runs here, as its step would, before
+   * any run record is written, so a burst of alerts revokes its keys in the control log's group
+   * commits at the speed the alerts are picked up. The step itself still runs in its turn, with
+   * its attempts, retries and timeline, and finds the key revoked (`already_done`, "revoked at
+   * alert pickup"); a failure here is only logged, the step is the one that retries.
+   */
+  async function revokeAtPickup(alert: Alert, matched: readonly Playbook[]): Promise<void> {
+    const action = actionByType.get('revoke_key')
+    if (!action || !alert.api_key_id) return
+    for (const playbook of matched) {
+      for (let i = 0; i < playbook.steps.length; i++) {
+        const step = playbook.steps[i] as Playbook['steps'][number]
+        if (step.approval) break
+        if (step.action !== 'revoke_key' || conditionFails(step.when, alert) !== null) continue
+        const runId = runIdOf(alert.id, playbook.id)
+        const actx: ActionContext = { alert, incident: null, playbook: playbook.id, step: i, idempotencyKey: stepKeyOf(runId, i), attempt: 1, actor: `playbook:${playbook.id}`, done: [] }
+        try {
+          await action.run(actx, step.params as never, actionDeps)
+        } catch (err) {
+          log.warn({ alert: alert.id, playbook: playbook.id, err: errText(err) }, 'revocation at pickup failed; its step will retry')
+        }
+        return
+      }
+    }
+  }
+
   /** Queues the run's containment steps at once (idempotent: the same job ids every time). */
   async function startContainment(ctx: RunContext): Promise<void> {
     const actor = `playbook:${ctx.playbook.id}`
@@ -606,6 +636,7 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
       const alert = job.data
       const matched = matchPlaybooks(playbooks, alert)
       if (matched.length === 0) log.info({ alert: alert.id, rule: alert.rule, severity: alert.severity }, 'no playbook for alert')
+      await revokeAtPickup(alert, matched)
       for (const playbook of matched) await startRun(alert, playbook)
       return { playbooks: matched.map((p) => p.id) }
     },

@@ -44,7 +44,8 @@ describe('key states', () => {
     })
     expect(await keys.get('k_1')).toEqual(first.value)
     const again = await keys.revoke('k_1', { reason: 'again', actor: 'operator:tok_2' })
-    expect(again).toEqual({ value: first.value, changed: false, version: null })
+    // …and names the alert the revocation in force was made for.
+    expect(again).toEqual({ value: first.value, changed: false, version: null, byAlert: 'al_9' })
     expect(await control.version()).toBe(1)
     expect(await auditCount()).toBe(1)
     const [entry] = await audit.list({ limit: 5 })

@@ -48,7 +48,7 @@ export function createKeyStateStore(deps: { store: Store; control: ControlLog; a
     return { api_key_id: apiKeyId, status: 'revoked', revoked_at: chToIso(r.at), reason: r.reason, incident_id: incidentId }
   }
 
-  async function change(kind: 'key_revoked' | 'key_restored', apiKeyId: string, by: ChangeBy): Promise<Changed<KeyState>> {
+  async function change(kind: 'key_revoked' | 'key_restored', apiKeyId: string, by: ChangeBy): Promise<Changed<KeyState> & { byAlert?: string | null }> {
     checkApiKeyId(apiKeyId)
     checkReason(by.reason)
     const outcome = await control.append({ kind, apiKeyId, by })
@@ -57,7 +57,7 @@ export function createKeyStateStore(deps: { store: Store; control: ControlLog; a
       const value: KeyState = r
         ? { api_key_id: apiKeyId, status: 'revoked', revoked_at: r.revoked_at, reason: r.reason, incident_id: r.incident_id }
         : { api_key_id: apiKeyId, status: 'active', revoked_at: null, reason: null, incident_id: null }
-      return { value, changed: false, version: null }
+      return { value, changed: false, version: null, byAlert: r?.alert_id ?? null }
     }
     const delta = outcome.delta
     await audit.append({

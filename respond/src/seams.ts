@@ -45,8 +45,11 @@ export interface Changed<T> {
 
 export interface KeyStateStore {
   get(apiKeyId: string): Promise<KeyState>
-  /** Revoking a revoked key changes nothing and answers `changed: false`. */
-  revoke(apiKeyId: string, by: ChangeBy): Promise<Changed<KeyState>>
+  /**
+   * Revoking a revoked key changes nothing and answers `changed: false`, with `byAlert`: the
+   * alert the revocation in force was made for (null when a person made it).
+   */
+  revoke(apiKeyId: string, by: ChangeBy): Promise<Changed<KeyState> & { byAlert?: string | null }>
   /** Restoring an active key changes nothing and answers `changed: false`. */
   restore(apiKeyId: string, by: ChangeBy): Promise<Changed<KeyState>>
 }

@@ -31,8 +31,12 @@ export const revokeKey: Action<typeof RevokeKeyParams> = {
       deps.keys.revoke(apiKeyId, { reason, actor: ctx.actor, incidentId: ctx.incident?.id ?? null, alertId: ctx.alert.id }),
     )
     const detail = { api_key_id: apiKeyId, status: r.value.status, revoked_at: r.value.revoked_at, reason: r.value.reason, control_version: r.version }
-    return r.changed
-      ? { outcome: 'done', summary: `revoked key ${apiKeyId}`, detail }
+    if (r.changed) return { outcome: 'done', summary: `revoked key ${apiKeyId}`, detail }
+    // Revoked for this alert with this step's reason: the step's own revocation, made when the
+    // alerts worker picked the alert up (engine.ts, revokeAtPickup).
+    const atPickup = r.byAlert === ctx.alert.id && r.value.reason === reason
+    return atPickup
+      ? { outcome: 'already_done', summary: `key ${apiKeyId} revoked at alert pickup`, detail: { ...detail, at_pickup: true } }
       : { outcome: 'already_done', summary: `key ${apiKeyId} was already revoked`, detail }
   },
 }
