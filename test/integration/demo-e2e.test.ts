@@ -117,12 +117,12 @@ describe('vigil up --demo', () => {
     const revoked = await waitFor(
       'the brute-forced key to be revoked',
       async () => {
-        const key = await get<{ status: string; incident_id: string | null }>('/v1/keys/ak_bf1_001')
+        const key = await get<{ status: string; revoked_at: string | null; reason: string | null }>('/v1/keys/ak_bf1_001')
         return key.status === 'revoked' ? key : undefined
       },
       150_000,
     )
-    expect(revoked.incident_id).toMatch(/^in_/)
+    expect(Date.parse(revoked.revoked_at ?? '')).toBeGreaterThan(0)
 
     // The first cycle's fat finger: critical_trading_anomaly trips the key's kill-switch.
     const ks = await waitFor(
