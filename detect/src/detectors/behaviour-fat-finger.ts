@@ -181,11 +181,15 @@ async function readMedianBounds(
   lastMs: number,
   historyMs: number,
   perSymbol: boolean,
+  batchOrders: ReadonlyMap<string, number>,
 ): Promise<Map<string, { n: number; lower: number }>> {
   // Rows before last − history, or from first on, may be outside one order's history.
   const edge = `(toUnixTimestamp64Micro(ts) < {edge:Int64} OR toUnixTimestamp64Micro(ts) >= {first:Int64})`
+  // The batch's own orders may not be readable here yet (views fill their tables one after
+  // another during an insert): each counts as a row of unknown value, one position lower.
+  const unseen = `toInt64(transform(api_key_id, {bk:Array(String)}, {bc:Array(Int64)}, toInt64(0)))`
   const bound = (v: string) =>
-    `arrayElement(arraySort(groupArrayIf(${v}, ${v} > 0)), toUInt64(greatest(1, intDiv(toInt64(countIf(${v} > 0)) - toInt64(countIf(${v} > 0 AND ${edge})) + 1, 2))))`
+    `arrayElement(arraySort(groupArrayIf(${v}, ${v} > 0)), toUInt64(greatest(1, intDiv(toInt64(countIf(${v} > 0)) - toInt64(countIf(${v} > 0 AND ${edge})) + 1, 2) - ${unseen})))`
   const where = `source IN {sources:Array(String)} AND api_key_id IN {keys:Array(String)}
        AND ts >= {from:DateTime64(9, 'UTC')} AND ts <= {to:DateTime64(9, 'UTC')} AND action IN {actions:Array(String)}`
   const rows = await store.query<BoundRow>(
@@ -202,6 +206,8 @@ async function readMedianBounds(
       first: msToMicros(firstMs),
       from: msToChTime(firstMs - historyMs),
       to: msToChTime(lastMs),
+      bk: [...batchOrders.keys()],
+      bc: [...batchOrders.values()],
     },
   )
   return new Map(rows.map((r) => [`${r.f}\u0000${r.k}\u0000${r.s}`, { n: Number(r.n), lower: r.lower }]))
@@ -322,10 +328,22 @@ export const orderFatFinger: Detector = {
       }
     }
 
-    const bounds = await readMedianBounds(store, [...judgedByKey.keys()], [...sources], [...actions], minTs, maxTs, historyMs, p.qty_per_symbol)
+    // Every order of the batch with a size (allowlisted ones too): history for the later ones,
+    // whether or not key_orders shows it yet.
+    const batchOrders = new Map<string, Order[]>()
+    for (const e of events) {
+      if (!actions.has(e.action) || e.api_key_id === '' || !sources.has(e.source)) continue
+      if (!((e.order_qty ?? 0) > 0) && !((e.order_notional ?? 0) > 0)) continue
+      entry(batchOrders, e.api_key_id, () => []).push({ tsMs: e.tsMs, id: e.id, symbol: e.order_symbol, currency: e.order_currency, qty: e.order_qty ?? 0, notional: e.order_notional ?? 0 })
+    }
+    const batchCount = new Map([...batchOrders].map(([k, list]) => [k, list.length]))
+    const bounds = await readMedianBounds(store, [...judgedByKey.keys()], [...sources], [...actions], minTs, maxTs, historyMs, p.qty_per_symbol, batchCount)
     const mightFire = (field: 'qty' | 'notional', key: string, symbol: string, value: number) => {
       const b = bounds.get(`${field}\u0000${key}\u0000${symbol}`)
-      return b !== undefined && b.n >= p.min_history_orders && !(value < p.min_ratio_to_median * b.lower)
+      const unseen = batchCount.get(key) ?? 0
+      // No row readable at all: only the batch's own orders can be its history.
+      if (b === undefined) return unseen >= p.min_history_orders
+      return b.n + unseen >= p.min_history_orders && !(value < p.min_ratio_to_median * b.lower)
     }
     const exact = [...judgedByKey].filter(([k, list]) =>
       list.some((e) => ((e.order_qty ?? 0) > 0 && mightFire('qty', k, p.qty_per_symbol ? e.order_symbol : '', e.order_qty ?? 0)) || ((e.order_notional ?? 0) > 0 && mightFire('notional', k, e.order_currency, e.order_notional ?? 0))),
@@ -341,6 +359,13 @@ export const orderFatFinger: Detector = {
       if (seen.has(`${r.k}\u0000${r.id}`)) continue
       seen.add(`${r.k}\u0000${r.id}`)
       entry(historyByKey, r.k, () => []).push({ tsMs: chTimeToMs(r.tt), id: r.id, symbol: r.sym, currency: r.cur, qty: r.qty ?? 0, notional: r.notional ?? 0 })
+    }
+    for (const [key] of exact) {
+      for (const o of batchOrders.get(key) ?? []) {
+        if (seen.has(`${key}\u0000${o.id}`)) continue
+        seen.add(`${key}\u0000${o.id}`)
+        entry(historyByKey, key, () => []).push(o)
+      }
     }
 
     const findings: Finding[] = []
@@ -403,16 +428,16 @@ async function leaveOutWhatCannotFire(
   const mem = memory.slot<Map<string, RememberedBound>>(ruleId, () => new Map())
   const sym = (e: StreamEvent) => (p.qty_per_symbol ? e.order_symbol : '')
   // Every stored row the engine is handed counts as arrived, allowlisted or not.
+  const batchRows = new Map<string, number>()
+  const arrive = (k: string) => {
+    batchRows.set(k, (batchRows.get(k) ?? 0) + 1)
+    const b = mem.get(k)
+    if (b) b.arrived++
+  }
   for (const e of events) {
     if (!actions.has(e.action) || e.api_key_id === '') continue
-    if ((e.order_qty ?? 0) > 0) {
-      const b = mem.get(`qty\u0000${e.api_key_id}\u0000${sym(e)}`)
-      if (b) b.arrived++
-    }
-    if ((e.order_notional ?? 0) > 0) {
-      const b = mem.get(`notional\u0000${e.api_key_id}\u0000${e.order_currency}`)
-      if (b) b.arrived++
-    }
+    if ((e.order_qty ?? 0) > 0) arrive(`qty\u0000${e.api_key_id}\u0000${sym(e)}`)
+    if ((e.order_notional ?? 0) > 0) arrive(`notional\u0000${e.api_key_id}\u0000${e.order_currency}`)
   }
   const verdict = (e: StreamEvent): boolean | undefined => {
     const q = e.order_qty ?? 0
@@ -444,6 +469,8 @@ async function leaveOutWhatCannotFire(
         for (const k of [`qty\u0000${key}\u0000${sym(e)}`, `notional\u0000${key}\u0000${e.order_currency}`]) {
           // No row for the key (and symbol) in the span: remembered as n = c = 0.
           const b = read.bounds.get(k) ?? { source: source ?? e.source, fromMs, untilMs: fromMs + BOUND_VALID_MS, n: 0, c: 0, lo: 1, slice: [], arrived: 0 }
+          // The batch's rows may not have been readable yet (views fill one after another).
+          b.arrived = batchRows.get(k) ?? 0
           mem.set(k, b)
         }
       }
