@@ -170,10 +170,14 @@ export const geoNewCountry: Detector = {
       lastInBatch.set(pair, e.tsMs)
       if (prevInBatch !== undefined && prevInBatch < e.tsMs && prevInBatch >= e.tsMs - historyMs) continue
       const countries = geo.get(e.api_key_id)
-      const mine = countries?.get(e.geo_country)
-      // Views fill their tables one after another during an insert: a row not visible yet
-      // is skipped rather than guessed at (no history would make every country new).
-      if (!countries || !mine) continue
+      // Views fill their tables one after another during an insert, so the rows of the
+      // insert that brought this event may not be readable yet. A key with no row at all has
+      // no history to judge by: skipped. A key with rows but none for this country: earlier
+      // inserts are all readable, so the country is first used in this one — new, at the
+      // event (and key_geo's totals do not hold this insert's events to take off).
+      if (!countries) continue
+      const seen = countries.get(e.geo_country)
+      const mine = seen ?? { firstMs: e.tsMs, events: 0 }
       if (mine.firstMs < e.tsMs && mine.firstMs >= e.tsMs - historyMs) continue
       let keyFirst = Number.POSITIVE_INFINITY
       let total = 0
@@ -184,7 +188,7 @@ export const geoNewCountry: Detector = {
       const ageMs = e.tsMs - keyFirst
       if (ageMs < p.min_history_days * DAY_MS) continue
       // key_geo counts everything stored; the batch's events from this one on are not history.
-      const priorEvents = total - (batchTimes.get(e.api_key_id) ?? []).filter((t) => t >= e.tsMs).length
+      const priorEvents = seen ? total - (batchTimes.get(e.api_key_id) ?? []).filter((t) => t >= e.tsMs).length : total
       if (priorEvents < p.min_history_events) continue
       const known = [...countries.entries()].filter(([c, h]) => c !== e.geo_country && h.firstMs < e.tsMs).map(([c]) => c)
       const use = { event: e, priorEvents, ageMs, known }
