@@ -158,7 +158,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
   program
     .command('up')
     .description('run Vigil in one process (embedded ClickHouse, private Redis unless REDIS_URL is set)')
-    .option('--demo', 'also create source "demo" and send it demo traffic')
+    .option('--demo', 'also run the demo trading API (source "demo") and its simulated traffic and attacks')
     .option('--json', 'print one JSON object once listening; logs go to stderr')
     .action(async (opts: { demo?: boolean; json?: boolean }) => {
       const handle = await startVigil(config(), {
@@ -167,8 +167,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
         ...(opts.json ? { logDestination: process.stderr } : {}),
       })
       emit(opts.json === true, {
-        json: { status: 'up', url: handle.url, pid: process.pid, demo: opts.demo === true },
-        human: `vigil is up on ${handle.url}${opts.demo ? ' with demo traffic from source "demo"' : ''} (Ctrl-C stops it)\n`,
+        json: { status: 'up', url: handle.url, pid: process.pid, demo: opts.demo === true, ...(handle.demoUrl ? { demo_api: handle.demoUrl } : {}) },
+        human: `vigil is up on ${handle.url}${handle.demoUrl ? `, with the demo trading API on ${handle.demoUrl} sending as source "demo"` : ''} (Ctrl-C stops it)\n`,
       })
       exitCode = undefined
     })

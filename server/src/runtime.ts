@@ -63,6 +63,8 @@ export interface VigilHandle {
   readonly respond: ResponseSide
   /** Where the admin socket listens (`<dataDir>/vigil.sock`); undefined when not served. */
   readonly adminSocket: string | undefined
+  /** Where the demo trading API listens (`demo: true`), e.g. `http://127.0.0.1:41234`; undefined without. */
+  readonly demoUrl: string | undefined
   /** Stops listening, flushes ingest, stops Redis, closes the store. Safe to call twice. */
   close(): Promise<void>
 }
@@ -232,9 +234,11 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     const url = localUrl(app, hardening.tls ? 'https' : 'http')
     logger.info({ url, store: store.kind }, 'vigil is up')
 
+    let demoUrl: string | undefined
     if (opts.demo) {
       const demo = await startDemo(sources, url, logger, config.dataDir)
       undo.push({ what: 'demo', run: () => demo.stop() })
+      demoUrl = demo.url
     }
 
     let closing: Promise<void> | undefined
@@ -248,6 +252,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       metrics,
       respond,
       adminSocket: adminSocket?.path,
+      demoUrl,
       close() {
         closing ??= (async () => {
           logger.info('shutting down')

@@ -77,7 +77,10 @@ beforeAll(async () => {
       }
     }, 100)
   })
-  expect(up).toMatchObject({ status: 'up', demo: true })
+  expect(up).toMatchObject({ status: 'up', demo: true, demo_api: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) })
+  // The demo trading API is up and guarded: unsigned requests are refused.
+  expect((await fetch(`${up.demo_api as string}/health`)).status).toBe(200)
+  expect((await fetch(`${up.demo_api as string}/v1/positions`)).status).toBe(401)
   url = up.url as string
 }, 120_000)
 
@@ -95,13 +98,14 @@ describe('vigil up --demo', () => {
       'request events from source demo',
       async () => {
         const { items } = await get<{ items: Array<{ source: string; http?: unknown; client_ip?: string }> }>('/v1/events?limit=50')
-        const requests = items.filter((e) => e.source === 'demo' && e.http !== undefined)
+        // The guard sees the simulator's planned client addresses (X-Forwarded-For from
+        // loopback), not 127.0.0.1 — which only the test's own unsigned request above has.
+        const requests = items.filter((e) => e.source === 'demo' && e.http !== undefined && e.client_ip !== '127.0.0.1')
         return requests.length > 0 ? requests : undefined
       },
       60_000,
     )
-    // The guard saw the simulator's planned client addresses, not loopback.
-    expect(events.some((e) => e.client_ip && e.client_ip !== '127.0.0.1')).toBe(true)
+    expect(events[0]!.client_ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
 
     const alerts = await waitFor(
       'an alert',
