@@ -122,9 +122,21 @@ ${rows.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td><code>${es
 }
 
 /** `<vigil.<hash>@<sender domain>>`: the same key always gives the same Message-ID. */
-export function messageIdFor(onceKey: string, from: string): string {
+export function messageIdFor(onceKey: string, from: string, kind = 'vigil'): string {
   const domain = /@([^\s@<>]+)>?\s*$/.exec(from)?.[1] ?? 'vigil.invalid'
-  return `<vigil.${createHash('sha256').update(onceKey).digest('hex').slice(0, 32)}@${domain}>`
+  return `<${kind}.${createHash('sha256').update(onceKey).digest('hex').slice(0, 32)}@${domain}>`
+}
+
+/** An SMTP transport for `SMTP_URL` with every timeout at `timeoutMs`, and no file or URL access from message content. */
+export function smtpTransport(smtpUrl: string | undefined, timeoutMs: number): ReturnType<typeof nodemailer.createTransport> {
+  return nodemailer.createTransport({
+    url: smtpUrl,
+    connectionTimeout: timeoutMs,
+    greetingTimeout: timeoutMs,
+    socketTimeout: timeoutMs,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  } as Parameters<typeof nodemailer.createTransport>[0])
 }
 
 /** From nodemailer's error code and SMTP reply code only: never the URL, which may hold a password. */
@@ -158,14 +170,7 @@ async function sendOnce(input: SendInput): Promise<{ sent: boolean; messageId: s
   const claim = await claimEffect(redis, 'email', onceKey, 4 * timeoutMs)
   if (claim.kind === 'done') return { sent: false, messageId }
   if (claim.kind === 'busy') throw new Error('another attempt of this step is sending the email')
-  const transport = nodemailer.createTransport({
-    url: config.smtpUrl,
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  } as Parameters<typeof nodemailer.createTransport>[0])
+  const transport = smtpTransport(config.smtpUrl, timeoutMs)
   try {
     await transport.sendMail({ from, to: [...input.to], subject: input.mail.subject, text: input.mail.text, html: input.mail.html, messageId })
   } catch (err) {

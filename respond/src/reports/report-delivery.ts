@@ -7,12 +7,11 @@
  * `onceKey` (effect-record.ts), with a Message-ID derived from it, so a retried job never
  * mails twice what was sent.
  */
-import { createHash } from 'node:crypto'
 import { UnrecoverableError } from 'bullmq'
-import nodemailer from 'nodemailer'
 import type { VigilConfig } from '@vigil/core'
 import type { Redis } from 'ioredis'
 import { claimEffect, recordEffect, releaseEffect } from '../actions/effect-record.js'
+import { messageIdFor, smtpTransport } from '../actions/notify-email.js'
 import type { StoredReport } from './report-store.js'
 import { REPORT_CONTENT_TYPES } from './render.js'
 
@@ -59,16 +58,8 @@ export async function emailReport(input: ReportEmail): Promise<{ sent: boolean }
   if (claim.kind === 'done') return { sent: false }
   if (claim.kind === 'busy') throw new Error('another attempt is sending this report')
   const from = input.config.emailFrom as string
-  const domain = /@([^\s@<>]+)>?\s*$/.exec(from)?.[1] ?? 'vigil.invalid'
-  const messageId = `<vigil.report.${createHash('sha256').update(input.onceKey).digest('hex').slice(0, 32)}@${domain}>`
-  const transport = nodemailer.createTransport({
-    url: input.config.smtpUrl,
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-    disableFileAccess: true,
-    disableUrlAccess: true,
-  } as Parameters<typeof nodemailer.createTransport>[0])
+  const messageId = messageIdFor(input.onceKey, from, 'vigil.report')
+  const transport = smtpTransport(input.config.smtpUrl, timeoutMs)
   const { subject, text } = reportEmailText(input.report)
   try {
     await transport.sendMail({
