@@ -137,8 +137,14 @@ describe('guard ↔ Vigil end to end', () => {
     expect(enforcementMs).toBeLessThanOrEqual(2_000)
     expect(api.control!.stats().streaming).toBe(true)
 
-    // Vigil's side: the key is revoked by the playbook, under an incident opened by the critical alert.
-    const key = (await (await operator(`/v1/keys/${keyId}`, viewer)).json()) as { status: string; incident_id: string | null; revoked_at: string }
+    // Vigil's side: the key is revoked by the playbook, under an incident opened by the critical
+    // alert. The revocation goes out when the alert is picked up, before the run opens the
+    // incident, so the key names its incident once that exists.
+    type KeyView = { status: string; incident_id: string | null; revoked_at: string }
+    const key = await waitFor('the revoked key to name its incident', async () => {
+      const k = (await (await operator(`/v1/keys/${keyId}`, viewer)).json()) as KeyView
+      return k.incident_id ? k : undefined
+    })
     expect(key.status).toBe('revoked')
     expect(key.incident_id).toMatch(/^in_/)
     const alerts = (await (await operator(`/v1/alerts?rule=auth.brute_force&api_key_id=${keyId}`, viewer)).json()) as {

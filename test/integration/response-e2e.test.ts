@@ -130,7 +130,14 @@ describe('response end to end', () => {
     // Unsigned, it is refused.
     expect((await fetch(`${up.url}/v1/control/state`)).status).toBe(401)
 
-    const key = (await (await api('/v1/keys/ak_e2e_victim', viewer)).json()) as { status: string; incident_id: string | null; reason: string }
+    // Revoked when the alert was picked up, before the run opened its incident: the key names
+    // the incident once it exists.
+    type KeyView = { status: string; incident_id: string | null; reason: string }
+    let key = (await (await api('/v1/keys/ak_e2e_victim', viewer)).json()) as KeyView
+    for (const end = Date.now() + 30_000; !key.incident_id && Date.now() < end; ) {
+      await new Promise((r) => setTimeout(r, 100))
+      key = (await (await api('/v1/keys/ak_e2e_victim', viewer)).json()) as KeyView
+    }
     expect(key.status).toBe('revoked')
     expect(key.incident_id).toMatch(/^in_/)
 
