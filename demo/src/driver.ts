@@ -11,7 +11,7 @@
  * and for a source clock offset (clock.skew). The guard has a `now` option, but the demo API
  * does not pass one through, and a shifted clock would also move its timestamp window.
  */
-import { createShipper, signRequest, type ControlChange, type EventSink, type GuardEvent, type LockoutPolicy, type Shipper } from '@vigil/guard'
+import { createShipper, signRequest, type ControlChange, type EventSink, type GuardEvent, type GuardTlsOptions, type LockoutPolicy, type Shipper } from '@vigil/guard'
 import { createDemoApi, type DemoApi, type Order } from './demo-api.js'
 import { priceOf, TIER_LIMITS, type SimKey } from './population.js'
 import type { Plan, PlannedRequest } from './scenarios.js'
@@ -278,11 +278,14 @@ export interface SimApiOptions {
   listen?: { port: number }
   /** Probe every revocation and kill-switch the control channel brings (quality runs). */
   probe?: EnforcementProbe
+  /** Trust (and client certificate) for a Vigil served over TLS with a private certificate. */
+  tls?: GuardTlsOptions
 }
 
 /** A demo API with the simulator's tier limits, its events going through a `ShiftingSink`. */
 export async function createSimApi(plan: Plan, opts: SimApiOptions): Promise<{ api: DemoApi; sink: ShiftingSink; shipper: Shipper | undefined; baseUrl: string | undefined }> {
-  const shipper = opts.sink ? undefined : createShipper({ vigilUrl: opts.vigilUrl, source: opts.source, secret: opts.secret, dataDir: opts.dataDir, flushMs: 50, ...opts.shipper })
+  const tls = opts.tls ? { tls: opts.tls } : {}
+  const shipper = opts.sink ? undefined : createShipper({ vigilUrl: opts.vigilUrl, source: opts.source, secret: opts.secret, dataDir: opts.dataDir, flushMs: 50, ...tls, ...opts.shipper })
   const sink = new ShiftingSink(opts.sink ?? shipper!, plan.sourceClockOffsetMs ?? 0)
   const api = await createDemoApi({
     vigilUrl: opts.vigilUrl,
@@ -294,7 +297,7 @@ export async function createSimApi(plan: Plan, opts: SimApiOptions): Promise<{ a
     sink,
     ...(opts.lockout ? { lockout: opts.lockout } : {}),
     ...(opts.listen ? { trustProxy: 'loopback' } : {}),
-    ...(opts.probe ? { control: { onChange: opts.probe.onChange } } : {}),
+    ...(opts.probe || opts.tls ? { control: { ...(opts.probe ? { onChange: opts.probe.onChange } : {}), ...tls } } : {}),
     ...(opts.offline ? { controlView: { isRevoked: () => false, killSwitchFor: () => undefined, degraded: () => false, version: () => 1 } } : {}),
   })
   registerKeys(api, plan.keys)

@@ -10,6 +10,7 @@
  * clock.skew and rate.abuse are left out: the first would shift every event of the source,
  * the second runs nine minutes. Reproducible by seed, like `npm run sim`.
  */
+import type { GuardTlsOptions } from '@vigil/guard'
 import type { DemoApi } from './demo-api.js'
 import { createSimApi, drive, EnforcementProbe, registerKeys, sleep, type DriveResult, type SendResult } from './driver.js'
 import { buildPlan, type Plan, type PlannedRequest } from './scenarios.js'
@@ -46,6 +47,8 @@ export interface LiveDemoLogger {
 }
 
 export interface LiveDemoOptions {
+  /** Trust for a Vigil served over TLS with a private certificate (its certificate as `ca`). */
+  tls?: GuardTlsOptions
   vigilUrl: string
   source: string
   secret: string
@@ -105,6 +108,7 @@ export async function startLiveDemo(opts: LiveDemoOptions): Promise<LiveDemo> {
     lockout: { maxFailures: 100 },
     listen: { port: opts.port ?? 0 },
     probe,
+    ...(opts.tls ? { tls: opts.tls } : {}),
   })
   const url = baseUrl!
   const stats: LiveDemoStats = { cycles: 0, byCode: {}, attacks: {}, enforced: 0 }

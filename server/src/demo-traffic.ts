@@ -9,7 +9,7 @@
  * post or store directly, without a trading API.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import type { Logger } from 'pino'
@@ -222,7 +222,12 @@ export async function postDemoBatch(opts: DemoTarget, ndjson: string): Promise<R
  * simulator's clean traffic and attack cycle through it. The shipper's overflow lives in
  * `<dataDir>/demo-outbox`.
  */
-export async function startDemo(sources: SourceRegistry, url: string, logger: Logger, dataDir: string): Promise<LiveDemo> {
+/**
+ * `tls`: when Vigil serves HTTPS, its own certificate file, trusted by the demo's guard (a
+ * self-signed one included). A Vigil that asks machine clients for certificates
+ * (`VIGIL_TLS_CLIENT_CA`) cannot run the demo: its guard has none (runtime.ts refuses).
+ */
+export async function startDemo(sources: SourceRegistry, url: string, logger: Logger, dataDir: string, tls?: { certFile: string }): Promise<LiveDemo> {
   let secret: string
   try {
     secret = (await sources.add('demo', { by: 'vigil up --demo' })).secret
@@ -232,5 +237,12 @@ export async function startDemo(sources: SourceRegistry, url: string, logger: Lo
   }
   const outbox = path.join(dataDir, 'demo-outbox')
   mkdirSync(outbox, { recursive: true, mode: 0o700 })
-  return startLiveDemo({ vigilUrl: url, source: 'demo', secret, dataDir: outbox, logger: logger.child({ part: 'demo' }) })
+  return startLiveDemo({
+    vigilUrl: url,
+    source: 'demo',
+    secret,
+    dataDir: outbox,
+    logger: logger.child({ part: 'demo' }),
+    ...(tls ? { tls: { ca: readFileSync(tls.certFile) } } : {}),
+  })
 }

@@ -147,6 +147,8 @@ export const VIGIL_MIGRATIONS = [
 
 /** Starts everything. On failure, whatever had started is stopped again before it throws. */
 export async function startVigil(config: VigilConfig, opts: StartOptions = {}): Promise<VigilHandle> {
+  // The demo's guard has no client certificate to show a Vigil that asks for one.
+  if (opts.demo && config.tls.clientCa !== undefined) throw new VigilError('VIGIL_ERR_CONFIG_INVALID', 'VIGIL_TLS_CLIENT_CA: --demo cannot run with client certificates required (the demo guard has none)')
   const logger = createLogger({ level: config.logLevel, name: 'vigil', ...(opts.logDestination ? { destination: opts.logDestination } : {}) })
   // Undone in reverse order, on a failed start and on close.
   const undo: Array<{ what: string; run: () => Promise<void> | void }> = []
@@ -236,7 +238,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
 
     let demoUrl: string | undefined
     if (opts.demo) {
-      const demo = await startDemo(sources, url, logger, config.dataDir)
+      const demo = await startDemo(sources, url, logger, config.dataDir, config.tls.cert !== undefined ? { certFile: config.tls.cert } : undefined)
       undo.push({ what: 'demo', run: () => demo.stop() })
       demoUrl = demo.url
     }

@@ -3,7 +3,8 @@
  * (`VIGIL_TLS_CLIENT_CA`, issue 6): with `tls` (its client certificate and Vigil's CA) the
  * shipper's events arrive and the control client follows revocations; without a certificate
  * Vigil refuses the shipper (`client_cert_required`) and nothing is stored. Certificates are
- * made for the test with `openssl`; Vigil runs in this process on embedded ClickHouse.
+ * made for the test with `openssl`; Vigil runs in this process on embedded ClickHouse
+ * (`vigil up --demo` over TLS: demo-tls.test.ts, a process of its own).
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { execFileSync } from 'node:child_process'
@@ -110,3 +111,4 @@ describe('the guard and a Vigil that requires client certificates', () => {
     expect(client.stats().streaming).toBe(true)
   }, 120_000)
 })
+
