@@ -173,6 +173,11 @@ const ImpossibleTravelParams = params({
   ignore_country_level: Type.Boolean({
     description: 'Skip uses located only to a country (no city): GeoIP puts those at the country\'s centroid, which makes a phantom journey.',
   }),
+  ignore_reasons: Type.Array(stringEnum(REASONS), {
+    uniqueItems: true,
+    description:
+      'Requests refused (outcome failure or denied) for these reasons are not uses of the key: whoever sent them did not hold it (a forged signature, a key id that does not exist). Brute force and stuffing watch those.',
+  }),
 })
 
 const DenialCountParams = (reason: string) =>

@@ -20,7 +20,9 @@
  *
  * geo.impossible_travel compares consecutive located uses of a key in event time: the
  * batch's, plus the key's last located use before the batch's earliest (read from events,
- * within the window). Queries per tick, only when the batch holds such uses: one.
+ * within the window). A request refused for one of `ignore_reasons` (a forged signature, an
+ * unknown key) is not a use: its sender did not hold the key. Queries per tick, only when
+ * the batch holds such uses: one.
  * With engine memory, per key its newest located use the engine knows (from that read and from
  * the stream): a key whose batch uses are all later than it takes it as the previous use and
  * costs no query. Exact but for one race: a use stored between the remembered one and the
@@ -278,7 +280,7 @@ interface PrevRow {
 /** Candidates per key: a few, newest first, because allowlisted ones are skipped in code. */
 const PREVIOUS_CANDIDATES = 10
 
-async function readPrevious(store: Store, before: ReadonlyMap<string, number>, windowMs: number, needCity: boolean): Promise<PrevRow[]> {
+async function readPrevious(store: Store, before: ReadonlyMap<string, number>, windowMs: number, needCity: boolean, ignoreReasons: readonly string[]): Promise<PrevRow[]> {
   const keys = [...before.keys()]
   const befores = keys.map((k) => msToMicros(before.get(k) as number))
   const lo = Math.min(...before.values()) - windowMs
@@ -290,11 +292,12 @@ async function readPrevious(store: Store, before: ReadonlyMap<string, number>, w
      FROM events
      WHERE api_key_id IN {keys:Array(String)} AND ts >= {lo:DateTime64(9, 'UTC')} AND ts < {hi:DateTime64(9, 'UTC')}
        AND geo_lat IS NOT NULL AND geo_lon IS NOT NULL ${needCity ? "AND geo_city != ''" : ''}
+       AND NOT (outcome IN ('failure', 'denied') AND has({ignore:Array(String)}, reason))
        AND toUnixTimestamp64Micro(ts) < transform(api_key_id, {keys:Array(String)}, {befores:Array(Int64)}, toInt64(0))
        AND toUnixTimestamp64Micro(ts) >= transform(api_key_id, {keys:Array(String)}, {befores:Array(Int64)}, toInt64(0)) - {window:Int64}
      ORDER BY k, ts DESC
      LIMIT {n:UInt32} BY k`,
-    { keys, befores, lo: msToChTime(lo), hi: msToChTime(hi), window: msToMicros(windowMs), n: PREVIOUS_CANDIDATES },
+    { keys, befores, lo: msToChTime(lo), hi: msToChTime(hi), window: msToMicros(windowMs), n: PREVIOUS_CANDIDATES, ignore: ignoreReasons },
   )
 }
 
@@ -318,9 +321,11 @@ export const geoImpossibleTravel: Detector = {
     const allowed = allowlistOf(rule)
     // A country-level fix is GeoIP's centroid of the country, not a place anyone is.
     const usable = (e: { geo_city: string }) => !p.ignore_country_level || e.geo_city !== ''
+    const ignored = new Set<string>(p.ignore_reasons)
+    const notAUse = (e: StreamEvent) => (e.outcome === 'failure' || e.outcome === 'denied') && ignored.has(e.reason)
     const byKey = new Map<string, Fix[]>()
     for (const e of events) {
-      if (e.api_key_id === '' || e.geo_lat === null || e.geo_lon === null || !usable(e) || allowed(e)) continue
+      if (e.api_key_id === '' || e.geo_lat === null || e.geo_lon === null || !usable(e) || allowed(e) || notAUse(e)) continue
       entry(byKey, e.api_key_id, () => []).push(fixOf(e))
     }
     if (byKey.size === 0) return []
@@ -337,7 +342,7 @@ export const geoImpossibleTravel: Detector = {
       else unknown.set(k, first)
     }
     if (unknown.size > 0) {
-      const previous = await readPrevious(store, unknown, rule.windowMs, p.ignore_country_level)
+      const previous = await readPrevious(store, unknown, rule.windowMs, p.ignore_country_level, p.ignore_reasons)
       for (const r of previous) {
         if (prevByKey.has(r.k)) continue
         if (allowed({ client_ip: r.ip, api_key_id: r.k, account_id: r.account_id, geo_country: r.country, source: r.source })) continue
