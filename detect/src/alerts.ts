@@ -32,6 +32,8 @@ export interface AlertChange {
   version: number
   change: 'open' | 'repeat' | 'status' | 'incident'
   status: AlertStatus
+  /** The alert's severity after this change (a repeat may raise it: the rule's `escalate`). */
+  severity: Severity
   count: number
   last_seen: string
   note: string
@@ -175,7 +177,7 @@ export class AlertStore {
 
   async history(id: string): Promise<AlertChange[]> {
     const rows = await this.#store.query<Row>(
-      `SELECT toString(version) AS version, change, status, toString(count) AS count, toString(last_seen) AS last_seen, note, changed_by,
+      `SELECT toString(version) AS version, change, status, severity, toString(count) AS count, toString(last_seen) AS last_seen, note, changed_by,
         toString(changed_at) AS changed_at FROM alert_changes WHERE id = {id:String} ORDER BY version`,
       { id },
     )
@@ -183,6 +185,7 @@ export class AlertStore {
       version: Number(r.version),
       change: r.change as AlertChange['change'],
       status: r.status as AlertStatus,
+      severity: r.severity as Severity,
       count: Number(r.count),
       last_seen: chToIso(r.last_seen),
       note: r.note,

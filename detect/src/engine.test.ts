@@ -193,10 +193,10 @@ describe('detection engine', () => {
       expect(await trigger(3)).toMatchObject({ created: 0, repeated: 1, escalated: 1 })
       const escalated = await engine.alerts.get(id)
       expect(escalated).toMatchObject({ severity: 'critical', count: 3, evidence: { sample_event_ids: ['e1'], escalated: { from: 'high', to: 'critical', by: 'min_count 3' } } })
-      expect((await engine.alerts.history(id)).map((c) => [c.change, c.count, c.note])).toEqual([
-        ['open', 1, ''],
-        ['repeat', 2, ''],
-        ['repeat', 3, 'escalated from high to critical (min_count 3)'],
+      expect((await engine.alerts.history(id)).map((c) => [c.change, c.count, c.severity, c.note])).toEqual([
+        ['open', 1, 'high', ''],
+        ['repeat', 2, 'high', ''],
+        ['repeat', 3, 'critical', 'escalated from high to critical (min_count 3)'],
       ])
 
       // Further repeats stay critical and are not handed over again; nor is a second hand-over
