@@ -16,7 +16,7 @@
  * not): an event with a remembered use of its key from its country before it and within
  * history_days is skipped before any query. Exact: that use is stored, so key_geo (and
  * key_geo_1d) would call the country known too. In steady traffic nearly every event is
- * skipped and the detector reads nothing.
+ * skipped and the detector reads nothing; the engine's warm-up reads key_geo once at start.
  *
  * geo.impossible_travel compares consecutive located uses of a key in event time: the
  * batch's, plus the key's last located use before the batch's earliest (read from events,
@@ -143,6 +143,20 @@ function knownBefore(known: KnownUses, e: StreamEvent, historyMs: number): boole
 
 export const geoNewCountry: Detector = {
   ruleId: 'geo.new_country',
+  // Every key's countries with their first and last use, so that the first tick after a
+  // start does not read key_geo for every key it meets (both times are real stored uses).
+  async warmUp({ store, memory }) {
+    const known = memory.slot<KnownUses>('geo.new_country', () => new Map())
+    const rows = await store.query<{ k: string; c: string; f: string; l: string }>(
+      `SELECT api_key_id AS k, country AS c, toString(min(first_seen)) AS f, toString(max(last_seen)) AS l
+       FROM key_geo WHERE country != '' GROUP BY k, c LIMIT {n:UInt32}`,
+      { n: MEMORY_SLOT_LIMIT },
+    )
+    for (const r of rows) {
+      learnUse(known, r.k, r.c, chTimeToMs(r.f))
+      learnUse(known, r.k, r.c, chTimeToMs(r.l))
+    }
+  },
   async detect(events, { store, rule, memory }) {
     const p = builtinParams(rule, 'geo.new_country')
     const allowed = allowlistOf(rule)
