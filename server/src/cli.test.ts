@@ -1,42 +1,22 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { demoEvent } from './demo-traffic.js'
+import { buildServer, runVigil, vigilEnv, VIGIL_BIN as bin, type CliRun } from './cli-test-support.js'
 
 // These run the real `vigil` shim over server/dist, as an operator would. The test builds
 // server itself; core and ingest dist come from the normal build (scripts/setup.sh).
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const bin = path.join(repo, 'server', 'bin', 'vigil.js')
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
+type Run = CliRun
 
 let dataDir: string
 const extraDirs: string[] = []
 
-function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const { VIGIL_PORT: _p, VIGIL_DATA_DIR: _d, ...rest } = process.env
-  return { ...rest, VIGIL_DATA_DIR: dataDir, VIGIL_LOG_LEVEL: 'warn', ...extra }
-}
-
-function vigil(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: dataDir, env: baseEnv(extra) })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const baseEnv = (extra: Record<string, string> = {}) => vigilEnv(dataDir, extra)
+const vigil = (args: string[], extra: Record<string, string> = {}): Promise<Run> => runVigil(dataDir, args, extra)
 
 const lines = (s: string) => s.split('\n').filter((l) => l.trim() !== '')
 
@@ -46,10 +26,7 @@ function oneJson(s: string): Record<string, unknown> {
 }
 
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repo, 'server', 'tsconfig.json')], {
-    cwd: repo,
-    stdio: 'pipe',
-  })
+  buildServer()
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-cli-'))
 }, 120_000)
 afterAll(() => {

@@ -4,37 +4,24 @@
  * Redis). The file written to --out is the stored one, opens as a PDF, and the command's
  * errors are the stable report codes with exit status 2.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildServer, runVigil } from './cli-test-support.js'
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const bin = path.join(repo, 'server', 'bin', 'vigil.js')
 let dataDir: string
 let outDir: string
 
-function vigil(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { VIGIL_PORT: _p, VIGIL_DATA_DIR: _d, ...rest } = process.env
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: dataDir, env: { ...rest, VIGIL_DATA_DIR: dataDir, VIGIL_LOG_LEVEL: 'warn' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const vigil = (args: string[]) => runVigil(dataDir, args)
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex')
 const period = ['--from', '2026-11-01T00:00:00Z', '--to', '2026-11-08T00:00:00Z']
 
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repo, 'server', 'tsconfig.json')], { cwd: repo, stdio: 'pipe' })
+  buildServer()
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-reports-cli-'))
   outDir = mkdtempSync(path.join(tmpdir(), 'vigil-reports-out-'))
 }, 120_000)

@@ -1,34 +1,20 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { spawn, execFileSync } from 'node:child_process'
+import { buildServer, runVigil } from './cli-test-support.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { loadConfig, openStore } from '@vigil/core'
 
 // The first admin is usually added before anything runs: `vigil users add` with no
 // `vigil up` opens the data dir itself. This runs the real `vigil` shim over server/dist (as
 // cli.test.ts does) against a fresh data dir and the test Redis, then checks the audit chain
 // and the own event stream with the CLI's own commands and a second process.
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const bin = path.join(repo, 'server', 'bin', 'vigil.js')
 let dataDir: string
 
-function vigil(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { VIGIL_PORT: _p, VIGIL_DATA_DIR: _d, ...rest } = process.env
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: dataDir, env: { ...rest, VIGIL_DATA_DIR: dataDir, VIGIL_LOG_LEVEL: 'warn' } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()))
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const vigil = (args: string[]) => runVigil(dataDir, args)
 
 beforeAll(() => {
-  execFileSync(process.execPath, [path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(repo, 'server', 'tsconfig.json')], { cwd: repo, stdio: 'pipe' })
+  buildServer()
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-users-'))
 }, 180_000)
 afterAll(() => {
