@@ -116,6 +116,10 @@ export const ERRORS = {
   VIGIL_ERR_REPORT_INCIDENT_REQUIRED: { status: 400, code: 'incident_required', message: 'A dora-incident report needs an incident id' },
   VIGIL_ERR_REPORT_NOT_FOUND: { status: 404, code: 'report_not_found', message: 'No such report' },
   VIGIL_ERR_REPORT_INTEGRITY: { status: 409, code: 'report_integrity', message: 'The stored report file no longer matches the SHA-256 recorded when it was written' },
+  // detect, respond and server: the dashboard's live alerts and incident actions (/v1/alerts/stream, /v1/incidents)
+  VIGIL_ERR_ALERTS_BAD_LAST_EVENT_ID: { status: 400, code: 'bad_last_event_id', message: 'Last-Event-ID is not a position this stream sent; reconnect without it' },
+  VIGIL_ERR_ALERT_NOT_FOUND: { status: 404, code: 'alert_not_found', message: 'No such alert' },
+  VIGIL_ERR_ALERT_IN_INCIDENT: { status: 409, code: 'alert_in_incident', message: 'This alert is already in another incident (its incident_id names it)' },
   // server: transport (TLS, mTLS)
   VIGIL_ERR_TLS_CLIENT_CERT_REQUIRED: {
     status: 401,

@@ -5,6 +5,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { VigilError } from '@vigil/core'
 import { ALERT_STATUSES, SETTABLE_STATUSES, type AlertStore } from './alerts.js'
+import { alertsStreamRoutes, type AlertsStreamOptions } from './alerts-stream.js'
 
 /** The server's signed cursor codec (same shape as server/src/cursor.ts). */
 export interface ListCursor {
@@ -47,9 +48,12 @@ function operatorName(req: FastifyRequest): string {
   return op?.name ?? 'unknown'
 }
 
-export function alertsRoutes(deps: { alerts: AlertStore; cursors: ListCursor }): FastifyPluginAsync {
+export function alertsRoutes(deps: { alerts: AlertStore; cursors: ListCursor; stream?: AlertsStreamOptions }): FastifyPluginAsync {
   const { alerts, cursors } = deps
   return async (app) => {
+    // GET /v1/alerts/stream (alerts-stream.ts), registered first: a static path beside /:id.
+    await app.register(alertsStreamRoutes(alerts, deps.stream))
+
     app.get('/v1/alerts', { config: { permission: 'alerts:read' } }, async (req) => {
       const q = readQuery(req.query)
       if (q.severity !== undefined && !SEVERITIES.includes(q.severity)) throw bad(`severity must be one of ${SEVERITIES.join(', ')}`)

@@ -159,8 +159,16 @@ export interface AlertListFilter {
   limit: number
 }
 
+/** Where a change sits in `alert_feed` (migration 007): stored time in µs since the epoch, alert id, version. */
+export interface FeedPosition {
+  micros: number
+  id: string
+  version: number
+}
+
 export class AlertStore {
   readonly #store: Store
+  readonly #stored = new Set<() => void>()
 
   constructor(store: Store) {
     this.#store = store
@@ -168,6 +176,43 @@ export class AlertStore {
 
   async #insert(row: Record<(typeof COLUMNS)[number], unknown>): Promise<void> {
     await this.#store.insertNdjson('alert_changes', COLUMNS, JSON.stringify(row) + '\n')
+    for (const listener of this.#stored) listener()
+  }
+
+  /** Called after this process stores any alert change (the live stream polls at once). */
+  onStored(listener: () => void): () => void {
+    this.#stored.add(listener)
+    return () => this.#stored.delete(listener)
+  }
+
+  /** The newest position in the change feed; micros 0 while it is empty. */
+  async latestChange(): Promise<FeedPosition> {
+    const rows = await this.#store.query<{ us: string; id: string; version: string }>(
+      `SELECT changed_at, id, version, toUnixTimestamp64Micro(changed_at) AS us FROM alert_feed
+       ORDER BY changed_at DESC, id DESC, version DESC LIMIT 1`,
+    )
+    const r = rows[0]
+    return r ? { micros: Number(r.us), id: r.id, version: Number(r.version) } : { micros: 0, id: '', version: 0 }
+  }
+
+  /** Changes stored after `after`, in feed order (stored time, id, version), at most `limit`. */
+  async changesAfter(after: FeedPosition, limit: number): Promise<FeedPosition[]> {
+    // 64-bit numbers come as text or numbers depending on the engine's settings; Number() takes either.
+    const rows = await this.#store.query<{ us: string; id: string; version: string }>(
+      `SELECT DISTINCT changed_at, id, version, toUnixTimestamp64Micro(changed_at) AS us FROM alert_feed
+       WHERE changed_at >= fromUnixTimestamp64Micro({us:Int64}, 'UTC')
+         AND (changed_at, id, version) > (fromUnixTimestamp64Micro({us:Int64}, 'UTC'), {id:String}, {v:UInt64})
+       ORDER BY changed_at, id, version LIMIT {limit:UInt32}`,
+      { us: after.micros, id: after.id, v: after.version, limit },
+    )
+    return rows.map((r) => ({ micros: Number(r.us), id: r.id, version: Number(r.version) }))
+  }
+
+  /** The current alerts of these ids, in any order; unknown ids are left out. */
+  async getMany(ids: readonly string[]): Promise<Alert[]> {
+    if (ids.length === 0) return []
+    const rows = await this.#store.query<Row>(`${CURRENT} WHERE id IN {ids:Array(String)} GROUP BY id${PREFER}`, { ids })
+    return rows.map(toAlert)
   }
 
   async get(id: string): Promise<Alert | undefined> {
