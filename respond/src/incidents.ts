@@ -399,12 +399,16 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
       await insertTimeline(incidentId, entry)
     },
 
-    async setStatus(incidentId, status, note, actor) {
+    async setStatus(incidentId, status, note, actor, extra) {
       if (!(INCIDENT_STATUSES as readonly string[]).includes(status)) {
         throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `status must be one of ${INCIDENT_STATUSES.join(', ')}`)
       }
       if (note.length > INCIDENT_NOTE_MAX) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `note is longer than ${INCIDENT_NOTE_MAX} characters`)
       const masked = maskText(note)
+      if (extra?.resolution !== undefined && extra.resolution.length > INCIDENT_NOTE_MAX) {
+        throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `resolution is longer than ${INCIDENT_NOTE_MAX} characters`)
+      }
+      const resolution = extra?.resolution !== undefined ? { resolution: maskText(extra.resolution) } : {}
       await withLock(`incident:${incidentId}`, async () => {
         const cur = await current(incidentId)
         if (!cur) throw new VigilError('VIGIL_ERR_INCIDENT_NOT_FOUND', incidentId)
@@ -412,7 +416,7 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
         if (!canMove(from, status)) throw new VigilError('VIGIL_ERR_API_BAD_REQUEST', `an incident that is ${from} cannot become ${status}`)
         const now = dateToCh(new Date())
         await insertChange({ ...nextChange(cur), change: 'status', status, note: masked, actor, changed_at: now })
-        await audit.append({ actor, action: 'incident.status', subject: incidentId, detail: { from, to: status, note: masked } })
+        await audit.append({ actor, action: 'incident.status', subject: incidentId, detail: { from, to: status, note: masked, ...resolution } })
         await insertTimeline(incidentId, {
           kind: 'status',
           actor,
@@ -421,7 +425,7 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
           step: null,
           attempt: null,
           outcome: status,
-          detail: { from, to: status, note: masked },
+          detail: { from, to: status, note: masked, ...resolution },
         })
       })
       const incident = await full(incidentId)

@@ -144,7 +144,8 @@ export interface IncidentStore {
   }>
   attachAlert(incidentId: string, alert: Alert, actor: string): Promise<{ incident: Incident; attached: boolean }>
   addTimeline(incidentId: string, entry: Omit<TimelineEntry, 'at'> & { at?: string }): Promise<void>
-  setStatus(incidentId: string, status: IncidentStatus, note: string, actor: string): Promise<Incident>
+  /** `extra.resolution` (resolving or closing) is kept, masked, in the status entry of the timeline and the audit chain. */
+  setStatus(incidentId: string, status: IncidentStatus, note: string, actor: string, extra?: { resolution?: string }): Promise<Incident>
   get(id: string): Promise<Incident | undefined>
   list(filter: { status?: IncidentStatus; severity?: Severity; api_key_id?: string; fromMs?: number; toMs?: number; before?: { at: string; id: string }; limit: number }): Promise<Omit<Incident, 'timeline'>[]>
 }

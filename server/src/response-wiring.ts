@@ -199,6 +199,8 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
       incidents,
       cursors,
       alertsFor: async (ids) => (await Promise.all(ids.slice(0, 200).map((id) => deps.alerts.get(id)))).filter((a) => a !== undefined),
+      // Opening an incident from an alert, or attaching one, by hand is audited.
+      audit,
     }),
     auditRoutes({ audit, cursors }),
     reportsRoutes({ reports, cursors }),
