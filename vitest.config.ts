@@ -18,7 +18,7 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['{core,ingest,detect,respond,guard,demo,server}/src/**/*.test.ts', 'rules/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['{core,ingest,detect,respond,guard,demo,server}/src/**/*.test.ts', 'ui/src/**/*.test.{ts,tsx}', 'rules/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     // chDB binds one data directory per process: every test file gets its own process.
     pool: 'forks',

@@ -28,6 +28,7 @@ export const ERRORS = {
   VIGIL_ERR_API_METHOD_NOT_ALLOWED: { status: 405, code: 'method_not_allowed', message: 'Method not allowed on this route' },
   VIGIL_ERR_API_RATE_LIMITED: { status: 429, code: 'rate_limited', message: 'Too many requests; retry later' },
   VIGIL_ERR_API_UNAVAILABLE: { status: 503, code: 'unavailable', message: 'A backing service is unavailable; retry later' },
+  VIGIL_ERR_DASHBOARD_NOT_BUILT: { status: 503, code: 'dashboard_not_built', message: 'The dashboard is not built; run npm run build' },
   VIGIL_ERR_INTERNAL: { status: 500, code: 'internal_error', message: 'Internal error' },
 
   // configuration and CLI
