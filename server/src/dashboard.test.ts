@@ -92,6 +92,15 @@ describe('dashboard serving', () => {
     expect((await unbuilt.inject({ method: 'GET', url: '/assets/index-abc123.js' })).statusCode).toBe(404)
   })
 
+  it('serves a dashboard rebuilt while it runs from the next page load', async () => {
+    const before = await app.inject({ method: 'GET', url: '/' })
+    expect(before.body).toContain('index-abc123.js')
+    writeFileSync(path.join(dist, 'index.html'), INDEX.replace('index-abc123.js', 'index-def456.js') + '<!-- rebuilt -->')
+    const after = await app.inject({ method: 'GET', url: '/' })
+    expect(after.body).toContain('index-def456.js')
+    writeFileSync(path.join(dist, 'index.html'), INDEX)
+  })
+
   it('adds the nonce to style-src only', () => {
     expect(withStyleNonce("default-src 'self';style-src 'self';img-src 'self' data:", 'N')).toBe("default-src 'self';style-src 'self' 'nonce-N';img-src 'self' data:")
     expect(withStyleNonce("style-src-attr 'none';style-src 'self'", 'N')).toBe("style-src-attr 'none';style-src 'self' 'nonce-N'")

@@ -9,10 +9,11 @@
  *
  * Only the app's own page paths are routes (no catch-all), so an unknown path under `/v1`
  * still answers the API's 404/405 and the route table stays what the access check lists.
- * When the dashboard is not built (`npm run build` builds it), `/` says so in one line.
+ * When the dashboard is not built (`npm run build` builds it), `/` says so in one line;
+ * a dashboard built while Vigil runs is served from the next page load.
  */
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import fastifyStatic from '@fastify/static'
@@ -48,16 +49,28 @@ export function dashboardRoutes(opts: { distDir?: string | null } = {}): Fastify
   const distDir = opts.distDir === undefined ? dashboardDistDir() : opts.distDir
   return async function plugin(app: FastifyInstance) {
     const indexPath = distDir ? join(distDir, 'index.html') : null
-    const index = indexPath && existsSync(indexPath) ? readFileSync(indexPath, 'utf8') : null
+    // Read again when the file changes: a rebuilt dashboard is served without a restart.
+    let cached: { mtimeMs: number; html: string } | null = null
+    const readIndex = (): string | null => {
+      if (!indexPath) return null
+      try {
+        const { mtimeMs } = statSync(indexPath)
+        if (cached?.mtimeMs !== mtimeMs) cached = { mtimeMs, html: readFileSync(indexPath, 'utf8') }
+        return cached.html
+      } catch {
+        return null
+      }
+    }
 
     const page = async (reply: FastifyReply) => {
-      if (index === null) throw new VigilError('VIGIL_ERR_DASHBOARD_NOT_BUILT')
+      const html = readIndex()
+      if (html === null) throw new VigilError('VIGIL_ERR_DASHBOARD_NOT_BUILT')
       const nonce = randomBytes(16).toString('base64')
       const policy = reply.getHeader('content-security-policy')
       if (typeof policy === 'string') reply.header('content-security-policy', withStyleNonce(policy, nonce))
       // The page carries a nonce of its own: never from a cache.
       reply.header('cache-control', 'no-store')
-      return reply.type('text/html; charset=utf-8').send(index.replaceAll(NONCE_PLACEHOLDER, nonce))
+      return reply.type('text/html; charset=utf-8').send(html.replaceAll(NONCE_PLACEHOLDER, nonce))
     }
 
     app.get('/', { config: { permission: 'public' } }, async (_request, reply) => page(reply))
@@ -66,7 +79,7 @@ export function dashboardRoutes(opts: { distDir?: string | null } = {}): Fastify
       app.get(`${path}/*`, { config: { permission: 'public' } }, async (_request, reply) => page(reply))
     }
 
-    if (index !== null && distDir) {
+    if (distDir && existsSync(join(distDir, 'assets'))) {
       await app.register(fastifyStatic, { root: join(distDir, 'assets'), serve: false, decorateReply: true, index: false, dotfiles: 'deny' })
       app.get('/assets/*', { config: { permission: 'public' } }, async (request, reply) => {
         const file = (request.params as { '*': string })['*']
