@@ -121,6 +121,7 @@ export const ERRORS = {
   VIGIL_ERR_ALERTS_BAD_LAST_EVENT_ID: { status: 400, code: 'bad_last_event_id', message: 'Last-Event-ID is not a position this stream sent; reconnect without it' },
   VIGIL_ERR_ALERT_NOT_FOUND: { status: 404, code: 'alert_not_found', message: 'No such alert' },
   VIGIL_ERR_ALERT_IN_INCIDENT: { status: 409, code: 'alert_in_incident', message: 'This alert is already in another incident (its incident_id names it)' },
+  VIGIL_ERR_API_BAD_TIME_RANGE: { status: 400, code: 'bad_time_range', message: 'from and to are RFC 3339 times, from before to, at most 239 days apart' },
   // server: transport (TLS, mTLS)
   VIGIL_ERR_TLS_CLIENT_CERT_REQUIRED: {
     status: 401,

@@ -32,6 +32,7 @@ import { RESPOND_MIGRATIONS_DIR } from '@vigil/respond'
 import { Histogram } from 'prom-client'
 import { startAdminSocket } from './admin-socket.js'
 import { buildApp } from './app.js'
+import { overviewRoutes } from './overview-route.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createCursorCodec, deriveCursorKey } from './cursor.js'
 import { startDemo } from './demo-traffic.js'
@@ -227,7 +228,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     live.people = people
 
     const hardening = hardeningFor(redis.redis)
-    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins, authRoutes({ people, absoluteTimeoutSec: config.auth.absoluteTimeoutSec }), dashboardRoutes()], hardening, sessions: people })
+    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins, overviewRoutes({ store, sources, killswitches: respond.killswitches, rules: detection.rules }), authRoutes({ people, absoluteTimeoutSec: config.auth.absoluteTimeoutSec }), dashboardRoutes()], hardening, sessions: people })
     undo.push({ what: 'http', run: () => app.close() })
     try {
       await app.listen({ host: config.host, port: config.port })

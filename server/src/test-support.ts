@@ -16,6 +16,7 @@ import { createLogger, loadConfig, migrate, openStore, type Store, type VigilCon
 import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
 import { AlertStore, alertsRoutes } from '@vigil/detect'
 import { buildApp } from './app.js'
+import { overviewRoutes } from './overview-route.js'
 import { createCursorCodec } from './cursor.js'
 import { VIGIL_MIGRATIONS } from './runtime.js'
 import { createMetricsRegistry } from './metrics-route.js'
@@ -129,7 +130,7 @@ export async function startTestApp(t: TestStore, options: TestAppOptions = {}): 
     ...(options.now ? { now: options.now } : {}),
   })
   const peopleRoutes = authRoutes({ people, absoluteTimeoutSec: t.config.auth.absoluteTimeoutSec })
-  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...respond.plugins, peopleRoutes], sessions: people })
+  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...respond.plugins, overviewRoutes({ store: t.store, sources, killswitches: respond.killswitches }), peopleRoutes], sessions: people })
   const tokens = {} as Record<Role, string>
   for (const role of ROLES) tokens[role] = (await createToken(t.store, { role, name: `test ${role}`, ttl: '1h' })).token
   const extras: FastifyInstance[] = []
