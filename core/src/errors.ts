@@ -117,6 +117,10 @@ export const ERRORS = {
   VIGIL_ERR_REPORT_INCIDENT_REQUIRED: { status: 400, code: 'incident_required', message: 'A dora-incident report needs an incident id' },
   VIGIL_ERR_REPORT_NOT_FOUND: { status: 404, code: 'report_not_found', message: 'No such report' },
   VIGIL_ERR_REPORT_INTEGRITY: { status: 409, code: 'report_integrity', message: 'The stored report file no longer matches the SHA-256 recorded when it was written' },
+  // detect and server: the dashboard's rules page and key explorer (/v1/rules, /v1/keys)
+  VIGIL_ERR_RULE_NOT_FOUND: { status: 404, code: 'rule_not_found', message: 'No such detection rule' },
+  VIGIL_ERR_RULE_BAD_CHANGE: { status: 400, code: 'bad_rule_change', message: 'A rule switch is {"enabled": true|false, "reason": "1-1000 characters"}' },
+  VIGIL_ERR_RULE_UNCHANGED: { status: 409, code: 'rule_unchanged', message: 'The rule is already in that state' },
   // detect, respond and server: the dashboard's live alerts and incident actions (/v1/alerts/stream, /v1/incidents)
   VIGIL_ERR_ALERTS_BAD_LAST_EVENT_ID: { status: 400, code: 'bad_last_event_id', message: 'Last-Event-ID is not a position this stream sent; reconnect without it' },
   VIGIL_ERR_ALERT_NOT_FOUND: { status: 404, code: 'alert_not_found', message: 'No such alert' },

@@ -4,7 +4,8 @@
  * new alert to the response side through the BullMQ queue `alerts` (job id = alert id, so
  * a second engine or a retried tick adds nothing). An alert a repeat escalates is handed over
  * again as `<alert id>.<severity>` (BullMQ job ids must not hold ':'), so each severity it
- * reaches is delivered once and a critical playbook can act on it.
+ * reaches is delivered once and a critical playbook can act on it. Rules switched on or off at
+ * runtime (`rule_changes`, rule-states.ts) override their files within about a second.
  */
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
@@ -16,6 +17,7 @@ import { alertsRoutes, type ListCursor } from './alerts-routes.js'
 import { DetectionEngine, type AlertHandover } from './engine.js'
 import { BUILTIN_DETECTORS } from './detectors/index.js'
 import { loadRules, DEFAULT_RULES_DIR, type Rule } from './rules.js'
+import { RuleStates } from './rule-states.js'
 
 export const ALERTS_QUEUE = 'alerts'
 
@@ -36,6 +38,8 @@ export interface DetectionDeps {
 
 export interface Detection {
   rules: readonly Rule[]
+  /** Rules switched on or off at runtime; the engine reads it every tick (rule-states.ts). */
+  ruleStates: RuleStates
   alerts: AlertStore
   engine: DetectionEngine
   queue: Queue
@@ -68,7 +72,9 @@ export async function startDetection(deps: DetectionDeps): Promise<Detection> {
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null })
   const queue = new Queue(ALERTS_QUEUE, { connection, prefix: deps.queuePrefix ?? 'vigil' })
   const onAlert = queueAlerts(queue, deps.logger, deps.onLatency)
+  const ruleStates = new RuleStates(deps.store)
   const engine = new DetectionEngine({
+    ruleStates,
     store: deps.store,
     logger: deps.logger,
     rules,
@@ -81,6 +87,7 @@ export async function startDetection(deps: DetectionDeps): Promise<Detection> {
   deps.logger.info({ rules: rules.filter((r) => r.enabled).length }, 'detection started')
   return {
     rules,
+    ruleStates,
     alerts,
     engine,
     queue,

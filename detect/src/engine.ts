@@ -1,6 +1,7 @@
 /**
  * The detector engine: walks `detect_stream` in arrival order with a stored cursor and
- * hands each batch of new events to every enabled rule's detector, then records findings as
+ * hands each batch of new events to every enabled rule's detector (enabled: the rule's newest
+ * runtime switch, rule-states.ts, else its file), then records findings as
  * alerts and hands each NEW alert to the response side exactly once, and an open alert again
  * each time a repeat escalates its severity.
  *
@@ -22,6 +23,7 @@ import type { Detector, EngineRule, StreamEvent } from './detector.js'
 import { AlertStore, chToIso, type Alert } from './alerts.js'
 import { escalateFinding } from './escalation.js'
 import { DetectorMemory } from './memory.js'
+import { effectiveEnabled, type RuleStateSource } from './rule-states.js'
 
 /** How long detect_stream keeps a row (its TTL in migration 001). */
 export const DETECT_STREAM_RETENTION_MS = 3 * 24 * 60 * 60_000
@@ -53,6 +55,11 @@ export interface EngineOptions {
    * tick reads storage as a backtest does; the findings are the same. @defaultValue `true`
    */
   memory?: boolean
+  /**
+   * Rules switched on or off at runtime (rule-states.ts), read at the start of every tick; a
+   * rule's newest switch overrides its file's `enabled`. Absent: the files decide.
+   */
+  ruleStates?: RuleStateSource
 }
 
 export interface TickResult {
@@ -91,7 +98,7 @@ export function msToChNs(ms: number): string {
 }
 
 export class DetectionEngine {
-  readonly #o: Required<Omit<EngineOptions, 'onAlert' | 'alerts'>> & Pick<EngineOptions, 'onAlert'>
+  readonly #o: Required<Omit<EngineOptions, 'onAlert' | 'alerts' | 'ruleStates'>> & Pick<EngineOptions, 'onAlert' | 'ruleStates'>
   readonly alerts: AlertStore
   /** What detectors remember between ticks; `undefined` when the engine runs without. */
   readonly memory: DetectorMemory | undefined
@@ -102,6 +109,8 @@ export class DetectionEngine {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #stopped = false
+  /** Ids of the rules that run this tick: each rule's file, overridden by its newest switch. */
+  #enabled: ReadonlySet<string> | undefined
 
   constructor(opts: EngineOptions) {
     this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, ...opts }
@@ -119,12 +128,43 @@ export class DetectionEngine {
     const resumeFromMs = Math.max(0, (this.#cursorMs as number) - this.#o.overlapMs)
     for (const d of this.#o.detectors) {
       const rule = byRule.get(d.ruleId)
-      if (!d.warmUp || !rule?.enabled) continue
+      if (!d.warmUp || !rule || !this.#isEnabled(rule)) continue
       try {
         await d.warmUp({ store: this.#o.store, rule, memory, resumeFromMs })
       } catch (err) {
         this.#o.logger.warn({ rule: d.ruleId, error: (err as Error).message }, 'detector warm-up failed; it reads storage every tick')
       }
+    }
+  }
+
+  #isEnabled(rule: EngineRule): boolean {
+    return this.#enabled ? this.#enabled.has(rule.id) : rule.enabled
+  }
+
+  /** Which rules run this tick. A failed read keeps the last known state (the files' at first). */
+  async #refreshEnabled(): Promise<void> {
+    let changes: ReadonlyMap<string, { enabled: boolean }> = new Map()
+    if (this.#o.ruleStates) {
+      try {
+        changes = await this.#o.ruleStates.latest()
+      } catch (err) {
+        this.#o.logger.warn({ error: (err as Error).message }, 'could not read rule switches; keeping the last known state')
+        if (this.#enabled) return
+      }
+    }
+    const next = new Set(this.#o.rules.filter((r) => effectiveEnabled(r, changes)).map((r) => r.id))
+    const prev = this.#enabled
+    this.#enabled = next
+    if (!prev) return
+    const on = [...next].filter((id) => !prev.has(id))
+    const off = [...prev].filter((id) => !next.has(id))
+    if (on.length === 0 && off.length === 0) return
+    this.#o.logger.info({ enabled: on, disabled: off }, 'rules switched')
+    // A rule switched back on did not see the events of its pause, and detectors share memory:
+    // forget it all and warm up again from storage (memory may be cold at any time).
+    if (on.length > 0 && this.memory) {
+      this.memory.clear()
+      this.#warm = false
     }
   }
 
@@ -146,6 +186,7 @@ export class DetectionEngine {
   /** One pass: reads what arrived, runs every detector, records alerts. Loops while batches are full. */
   async tick(): Promise<TickResult> {
     await this.#loadCursor()
+    await this.#refreshEnabled()
     await this.#warmUp()
     const total: TickResult = { events: 0, findings: 0, created: 0, repeated: 0, escalated: 0 }
     // Pages through everything after (cursor − overlap) by (received_at, id): with a dense
@@ -198,7 +239,7 @@ export class DetectionEngine {
     const byRule = new Map(this.#o.rules.map((r) => [r.id, r]))
     for (const d of this.#o.detectors) {
       const rule = byRule.get(d.ruleId)
-      if (!rule || !rule.enabled) continue
+      if (!rule || !this.#isEnabled(rule)) continue
       let findings
       try {
         findings = await d.detect(events, { store: this.#o.store, rule, ...(this.memory ? { memory: this.memory } : {}) })

@@ -30,6 +30,7 @@ export const OPERATOR_PERMISSIONS = [
   'tokens:admin',
   'users:admin',
   'metrics:read',
+  'rules:admin',
 ] as const
 export type OperatorPermission = (typeof OPERATOR_PERMISSIONS)[number]
 
@@ -64,7 +65,8 @@ const RESPONDER: readonly OperatorPermission[] = [...ANALYST, 'keys:write', 'kil
  * The table. A regulator works with compiled reports (lists, downloads, and compiles the
  * records it is entitled to) and sees nothing else: no raw events, alerts or metrics.
  * A viewer reads everything operators read but compiles nothing; responders act on keys
- * and kill-switches; only admins manage sources, tokens and users.
+ * and kill-switches; only admins manage sources, tokens and users, and switch detection rules
+ * on or off (`rules:admin`).
  */
 const GRANTS: Readonly<Record<Role, ReadonlySet<OperatorPermission>>> = {
   regulator: new Set<OperatorPermission>(['reports:read', 'reports:write']),

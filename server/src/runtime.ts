@@ -27,7 +27,7 @@ import {
   type VigilConfig,
 } from '@vigil/core'
 import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
-import { DETECT_MIGRATIONS_DIR, startDetection } from '@vigil/detect'
+import { DETECT_MIGRATIONS_DIR, rulesRoutes, startDetection } from '@vigil/detect'
 import { RESPOND_MIGRATIONS_DIR } from '@vigil/respond'
 import { Histogram } from 'prom-client'
 import { startAdminSocket } from './admin-socket.js'
@@ -228,7 +228,11 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     live.people = people
 
     const hardening = hardeningFor(redis.redis)
-    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...respond.plugins, overviewRoutes({ store, sources, killswitches: respond.killswitches, rules: detection.rules }), authRoutes({ people, absoluteTimeoutSec: config.auth.absoluteTimeoutSec }), dashboardRoutes()], hardening, sessions: people })
+    // The dashboard's rules page (switches audited into respond's chain).
+    const dashboardApi = [
+      rulesRoutes({ store, rules: detection.rules, states: detection.ruleStates, audit: (entry) => respond.audit.append(entry) }),
+    ]
+    const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...dashboardApi, ...respond.plugins, overviewRoutes({ store, sources, killswitches: respond.killswitches, rules: detection.rules }), authRoutes({ people, absoluteTimeoutSec: config.auth.absoluteTimeoutSec }), dashboardRoutes()], hardening, sessions: people })
     undo.push({ what: 'http', run: () => app.close() })
     try {
       await app.listen({ host: config.host, port: config.port })

@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { createLogger, loadConfig, migrate, openStore, type Store, type VigilConfig } from '@vigil/core'
 import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
-import { AlertStore, alertsRoutes } from '@vigil/detect'
+import { AlertStore, alertsRoutes, loadRules, RuleStates, rulesRoutes } from '@vigil/detect'
 import { buildApp } from './app.js'
 import { overviewRoutes } from './overview-route.js'
 import { createCursorCodec } from './cursor.js'
@@ -130,7 +130,11 @@ export async function startTestApp(t: TestStore, options: TestAppOptions = {}): 
     ...(options.now ? { now: options.now } : {}),
   })
   const peopleRoutes = authRoutes({ people, absoluteTimeoutSec: t.config.auth.absoluteTimeoutSec })
-  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...respond.plugins, overviewRoutes({ store: t.store, sources, killswitches: respond.killswitches }), peopleRoutes], sessions: people })
+  const rules = loadRules()
+  const dashboardApi = [
+    rulesRoutes({ store: t.store, rules, states: new RuleStates(t.store), audit: (entry) => respond.audit.append(entry) }),
+  ]
+  const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...dashboardApi, ...respond.plugins, overviewRoutes({ store: t.store, sources, killswitches: respond.killswitches }), peopleRoutes], sessions: people })
   const tokens = {} as Record<Role, string>
   for (const role of ROLES) tokens[role] = (await createToken(t.store, { role, name: `test ${role}`, ttl: '1h' })).token
   const extras: FastifyInstance[] = []
