@@ -41,6 +41,7 @@ import { createMetricsRegistry } from './metrics-route.js'
 import { SERVER_MIGRATIONS_DIR } from './migrations.js'
 import { responseKeyPrefix, startResponseSide, type ResponseSide } from './response-wiring.js'
 import { authRoutes } from './auth-routes.js'
+import { keyExplorerRoutes } from './key-explorer.js'
 import { createPeople, type People } from './people.js'
 
 export interface StartOptions {
@@ -228,9 +229,10 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     live.people = people
 
     const hardening = hardeningFor(redis.redis)
-    // The dashboard's rules page (switches audited into respond's chain).
+    // The dashboard's rules page (switches audited into respond's chain) and key explorer.
     const dashboardApi = [
       rulesRoutes({ store, rules: detection.rules, states: detection.ruleStates, audit: (entry) => respond.audit.append(entry) }),
+      keyExplorerRoutes({ store, rules: detection.rules }),
     ]
     const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...dashboardApi, ...respond.plugins, overviewRoutes({ store, sources, killswitches: respond.killswitches, rules: detection.rules }), authRoutes({ people, absoluteTimeoutSec: config.auth.absoluteTimeoutSec }), dashboardRoutes()], hardening, sessions: people })
     undo.push({ what: 'http', run: () => app.close() })

@@ -25,6 +25,7 @@ import { startResponseSide, type ResponseSide } from './response-wiring.js'
 import { createToken } from './tokens.js'
 import { authRoutes } from './auth-routes.js'
 import { createPeople, type People } from './people.js'
+import { keyExplorerRoutes } from './key-explorer.js'
 
 export interface TestStore {
   dir: string
@@ -133,6 +134,7 @@ export async function startTestApp(t: TestStore, options: TestAppOptions = {}): 
   const rules = loadRules()
   const dashboardApi = [
     rulesRoutes({ store: t.store, rules, states: new RuleStates(t.store), audit: (entry) => respond.audit.append(entry) }),
+    keyExplorerRoutes({ store: t.store, rules }),
   ]
   const app = await buildApp({ logger, store: t.store, redis, ingest, metrics: registry, cursorKey, plugins: [detectRoutes, ...dashboardApi, ...respond.plugins, overviewRoutes({ store: t.store, sources, killswitches: respond.killswitches }), peopleRoutes], sessions: people })
   const tokens = {} as Record<Role, string>
