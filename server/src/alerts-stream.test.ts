@@ -6,7 +6,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { AlertStore, type Finding } from '@vigil/detect'
+import { AlertStore, alertsRoutes, type Finding } from '@vigil/detect'
+import { createCursorCodec } from './cursor.js'
 import { openTestStore, startTestApp, type TestApp, type TestStore } from './test-support.js'
 
 let t: TestStore
@@ -56,6 +57,7 @@ interface SseMessage {
 /** An open stream: its status and headers, the messages parsed so far, a way to wait for more. */
 interface Client {
   status: number
+  ended: Promise<void>
   headers: http.IncomingHttpHeaders
   messages: SseMessage[]
   comments: string[]
@@ -64,14 +66,15 @@ interface Client {
   close(): void
 }
 
-function connect(token: string, lastEventId?: string): Promise<Client> {
+function connect(token: string, lastEventId?: string, at = base): Promise<Client> {
   return new Promise((resolve, reject) => {
     const req = http.get(
-      `${base}/v1/alerts/stream`,
+      `${at}/v1/alerts/stream`,
       { headers: { authorization: `Bearer ${token}`, ...(lastEventId !== undefined ? { 'last-event-id': lastEventId } : {}) } },
       (res) => {
         const client: Client = {
           status: res.statusCode ?? 0,
+          ended: new Promise((ok) => res.on('end', () => ok())),
           headers: res.headers,
           messages: [],
           comments: [],
@@ -209,5 +212,40 @@ describe('GET /v1/alerts/stream', () => {
     const next = (await other.upsert(finding(), 60_000)).alert
     await again.waitFor((ms) => alertsIn(ms).some((a) => a.alert.id === next.id), 'an alert after a disconnect')
     again.close()
+  })
+})
+
+describe('GET /v1/alerts/stream, bounds', () => {
+  let small: string
+  beforeAll(async () => {
+    // Its own routes with tight bounds: a poll every 2 s, one alert may wait, keep-alive every 50 ms.
+    const routes = alertsRoutes({ alerts: new AlertStore(t.store), cursors: createCursorCodec(Buffer.alloc(32, 7)), stream: { pollMs: 2000, maxQueued: 1, keepAliveMs: 50 } })
+    const app = await h.extraApp({ plugins: [routes] })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    small = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+  })
+
+  it('sends keep-alive comments while nothing happens', async () => {
+    const c = await connect(h.tokens.viewer, undefined, small)
+    await c.waitFor((ms) => ms.length >= 1, 'hello')
+    for (let i = 0; i < 200 && c.comments.length < 2; i++) await new Promise((r) => setTimeout(r, 25))
+    expect(c.comments.slice(0, 2)).toEqual([': keep-alive', ': keep-alive'])
+    c.close()
+  })
+
+  it('closes a connection with more alerts waiting than it may hold; resuming loses nothing', async () => {
+    const c = await connect(h.tokens.viewer, undefined, small)
+    const hello = (await c.waitFor((ms) => ms.length >= 1, 'hello'))[0] as SseMessage
+    // Three alerts land in one poll: more than the one this connection may queue.
+    const stored = [(await other.upsert(finding(), 60_000)).alert, (await other.upsert(finding(), 60_000)).alert, (await other.upsert(finding(), 60_000)).alert]
+    await c.ended
+    // Usually none got through; if a poll fell between two of the stores, the first did.
+    const before = alertsIn(c.messages)
+    expect(before.length).toBeLessThan(3)
+    const r = await connect(h.tokens.viewer, before.at(-1)?.id ?? hello.id, base)
+    const rest = stored.slice(before.length)
+    await r.waitFor((ms) => rest.every((a) => alertsIn(ms).some((m) => m.alert.id === a.id)), 'the rest on resume')
+    expect([...before, ...alertsIn(r.messages)].map((m) => m.alert.id)).toEqual(stored.map((a) => a.id))
+    r.close()
   })
 })
