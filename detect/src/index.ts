@@ -7,7 +7,7 @@ export type { Alert, AlertChange, AlertStatus, UpsertResult, AlertListFilter, Fe
 export { alertsRoutes } from './alerts-routes.js'
 export { alertsStreamRoutes, encodeFeedPosition, decodeFeedPosition } from './alerts-stream.js'
 export type { AlertsStreamOptions } from './alerts-stream.js'
-export { rulesRoutes, summarizeRules, ruleFireStats, RULE_FIRES_DAYS } from './rules-routes.js'
+export { rulesRoutes, switchRule, summarizeRules, ruleFireStats, RULE_FIRES_DAYS } from './rules-routes.js'
 export type { RuleSummary, RuleAudit, RulesRoutesDeps } from './rules-routes.js'
 export { RuleStates, effectiveEnabled } from './rule-states.js'
 export type { RuleChange, RuleStateSource, RuleStatesOptions } from './rule-states.js'

@@ -154,8 +154,24 @@ function readChange(raw: unknown): { enabled: boolean; reason: string } {
   return { enabled, reason }
 }
 
+/**
+ * Switches rule `id` on or off: `change` must be `{enabled, reason}`. Audited first (a switch
+ * that is not in the chain must not take effect), then appended to `rule_changes`. Answers
+ * the rule as listed. Used by the route and by `vigil rules enable|disable`.
+ */
+export async function switchRule(deps: RulesRoutesDeps, id: string, change: unknown, actor: string): Promise<RuleSummary> {
+  const rule = deps.rules.find((r) => r.id === id)
+  if (!rule) throw new VigilError('VIGIL_ERR_RULE_NOT_FOUND', id.slice(0, 128))
+  const { enabled, reason } = readChange(change)
+  const before = await deps.states.fresh()
+  if (effectiveEnabled(rule, before) === enabled) throw new VigilError('VIGIL_ERR_RULE_UNCHANGED', `${id} is already ${enabled ? 'enabled' : 'disabled'}`)
+  await deps.audit({ actor, action: enabled ? 'rule.enable' : 'rule.disable', subject: id, detail: { reason } })
+  await deps.states.record({ rule: id, enabled, reason, actor })
+  const [summary] = await summarizeRules(deps, id)
+  return summary as RuleSummary
+}
+
 export function rulesRoutes(deps: RulesRoutesDeps): FastifyPluginAsync {
-  const known = new Map(deps.rules.map((r) => [r.id, r]))
   return async (app) => {
     app.get('/v1/rules', { config: { permission: 'alerts:read' } }, async (req) => {
       const q = req.query as Record<string, unknown> | undefined
@@ -165,18 +181,10 @@ export function rulesRoutes(deps: RulesRoutesDeps): FastifyPluginAsync {
 
     app.post('/v1/rules/:id/enabled', { config: { permission: 'rules:admin' } }, async (req) => {
       const { id } = req.params as { id: string }
-      const rule = known.get(id)
-      if (!rule) throw new VigilError('VIGIL_ERR_RULE_NOT_FOUND', id.slice(0, 128))
-      const change = readChange(req.body)
       const actor = operatorActor(req)
-      const before = await deps.states.fresh()
-      if (effectiveEnabled(rule, before) === change.enabled) throw new VigilError('VIGIL_ERR_RULE_UNCHANGED', `${id} is already ${change.enabled ? 'enabled' : 'disabled'}`)
-      // Audited first: a switch that is not in the chain must not take effect.
-      await deps.audit({ actor, action: change.enabled ? 'rule.enable' : 'rule.disable', subject: id, detail: { reason: change.reason } })
-      await deps.states.record({ rule: id, enabled: change.enabled, reason: change.reason, actor })
-      req.log.info({ rule: id, enabled: change.enabled, operator: actor }, 'rule switched')
-      const [summary] = await summarizeRules(deps, id)
-      return summary
+      const rule = await switchRule(deps, id, req.body, actor)
+      req.log.info({ rule: id, enabled: rule.enabled, operator: actor }, 'rule switched')
+      return rule
     })
   }
 }

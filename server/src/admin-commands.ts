@@ -18,6 +18,8 @@ import { createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo
 import type { People } from './people.js'
 import type { AddedUser, UserInfo } from './users.js'
 import { generateReport, type GenerateReportInput, type GeneratedReport } from './report-commands.js'
+import { RULE_SUMMARY_KEYS, switchRuleCommand, type RuleSwitchInput } from './rule-switch-command.js'
+import type { RuleSummary } from '@vigil/detect'
 
 export interface AdminContext {
   store: Store
@@ -65,6 +67,7 @@ export interface AdminOperations {
   'users/revoke-sessions': { input: { email: string; by: string }; output: { email: string; sessions_ended: number } }
   'users/reset-mfa': { input: { email: string; by: string }; output: UserInfo }
   'reports/generate': { input: GenerateReportInput; output: GeneratedReport }
+  'rules/switch': { input: RuleSwitchInput; output: RuleSummary }
 }
 
 export type AdminOperation = keyof AdminOperations
@@ -142,6 +145,9 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
     return peopleOf(ctx).resetMfa(email, by)
   },
   'reports/generate': generateReport,
+  async 'rules/switch'(ctx, input) {
+    return switchRuleCommand({ store: ctx.store, audit: (entry) => audited(ctx, entry) }, input)
+  },
 }
 
 function peopleOf(ctx: AdminContext): People {
@@ -184,6 +190,7 @@ export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: r
   'users/revoke-sessions': { input: ['email', 'by'], answers: ['email', 'sessions_ended'] },
   'users/reset-mfa': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
   'reports/generate': { input: ['type', 'from', 'to', 'format', 'incident_id', 'by'], answers: ['id', 'type', 'format', 'sha256', 'content_sha256', 'size', 'file'] },
+  'rules/switch': { input: ['id', 'enabled', 'reason', 'by'], answers: RULE_SUMMARY_KEYS },
   'respond/dlq-retry': {
     input: ['id', 'by'],
     answers: ['id', 'status', 'idempotency_key', 'run_id', 'playbook', 'step', 'action', 'alert_id', 'incident_id', 'attempts', 'error', 'dead_at', 'updated_at', 'updated_by'],

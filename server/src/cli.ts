@@ -25,6 +25,7 @@ import { adminSocketPath } from './admin-socket.js'
 import { callAdminSocket } from './admin-socket-client.js'
 import { ROLES } from './permissions.js'
 import { openPeopleOffline, readPasswordStdin, registerUsersCommands, USERS_OPERATIONS } from './users-cli.js'
+import { registerRuleSwitchCommands } from './rules-cli.js'
 import { openVigilStore, startVigil, VIGIL_MIGRATIONS } from './runtime.js'
 import { registerReportsCommands } from './reports-cli.js'
 import { DEFAULT_TOKEN_TTL } from './tokens.js'
@@ -85,7 +86,7 @@ function actor(): string {
 }
 
 /** Operations that use Redis (the audit chain's lock and head): run here, they start it (the private one keeps its data on disk). */
-const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'reports/generate', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke', ...USERS_OPERATIONS])
+const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'reports/generate', 'rules/switch', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke', ...USERS_OPERATIONS])
 
 /** Runs `fn` with the store and source registry of the data dir (and Redis if asked), and closes them after. */
 async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean; people?: boolean } = {}): Promise<T> {
@@ -292,6 +293,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
       })
     })
 
+  registerRuleSwitchCommands(rules, { run: (operation, input) => runAdmin(config(), operation, input), emit, actor })
+
   const playbooks = program.command('playbooks').description('response playbooks in rules/playbooks')
   playbooks
     .command('lint')
@@ -356,7 +359,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('replay the detectors over stored events and print what would have fired; nothing is stored or sent')
     .requiredOption('--from <time>', 'RFC 3339 start (inclusive)')
     .requiredOption('--to <time>', 'RFC 3339 end (exclusive)')
-    .option('--rule <id>', 'only this rule')
+    .option('--rule <id>', 'only this rule (default: every rule its file enables; runtime switches do not apply)')
     .option('--json', 'print one JSON object')
     .action(async (opts: { from: string; to: string; rule?: string; json?: boolean }) => {
       const fromMs = parseCliTime('--from', opts.from)
