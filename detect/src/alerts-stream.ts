@@ -213,6 +213,8 @@ export function alertsStreamRoutes(alerts: AlertStore, options: AlertsStreamOpti
         resume = decodeFeedPosition(lastId)
         if (!resume) throw new VigilError('VIGIL_ERR_ALERTS_BAD_LAST_EVENT_ID')
       }
+      // fastify answers HEAD with this handler too: the headers, never a stream that stays open.
+      if (req.method === 'HEAD') return reply.header('content-type', 'text/event-stream; charset=utf-8').header('cache-control', 'no-store').send()
 
       // Subscribe before reading where the feed stands or the backlog: a change stored in
       // between is then both in the backlog and in the queue, and is sent once (below).

@@ -74,6 +74,8 @@ describe('/v1/incidents routes', () => {
     expect(permissions.get('GET /v1/incidents/:id')).toBe('incidents:read')
     expect(permissions.get('POST /v1/incidents/:id/status')).toBe('incidents:write')
     expect(permissions.get('POST /v1/incidents/:id/notes')).toBe('incidents:write')
+    expect(permissions.get('POST /v1/incidents')).toBe('incidents:write')
+    expect(permissions.get('POST /v1/incidents/:id/alerts')).toBe('incidents:write')
   })
 
   it('GET /v1/incidents/:id answers the incident with its alerts and timeline', async () => {

@@ -186,6 +186,28 @@ describe('GET /v1/alerts/stream', () => {
     r.close()
   })
 
+  it('sends the incident link when an analyst opens an incident from the alert', async () => {
+    const c = await connect(h.tokens.analyst)
+    await c.waitFor((ms) => ms.length >= 1, 'hello')
+    const alert = (await other.upsert(finding(), 60_000)).alert
+    await c.waitFor((ms) => alertsIn(ms).some((a) => a.alert.id === alert.id), 'the alert')
+    const opened = await h.app.inject({
+      method: 'POST',
+      url: '/v1/incidents',
+      headers: { authorization: `Bearer ${h.tokens.analyst}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ alert_id: alert.id }),
+    })
+    expect(opened.statusCode).toBe(201)
+    const incidentId = (opened.json() as { id: string }).id
+    await c.waitFor((ms) => alertsIn(ms).some((a) => a.alert.id === alert.id && a.alert.incident_id === incidentId), 'the incident link')
+    c.close()
+  })
+
+  it('answers HEAD with the stream headers and no stream', async () => {
+    const res = await h.app.inject({ method: 'HEAD', url: '/v1/alerts/stream', headers: { authorization: `Bearer ${h.tokens.viewer}` } })
+    expect([res.statusCode, res.headers['content-type'], res.body]).toEqual([200, 'text/event-stream; charset=utf-8', ''])
+  })
+
   it('answers a bad Last-Event-ID with 400 bad_last_event_id before the stream starts', async () => {
     for (const bad of ['garbage', '12', '1.2.id with spaces', `${'9'.repeat(20)}.1.x`]) {
       const res = await h.app.inject({ url: '/v1/alerts/stream', headers: { authorization: `Bearer ${h.tokens.viewer}`, 'last-event-id': bad } })
