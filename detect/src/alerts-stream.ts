@@ -261,11 +261,17 @@ export function alertsStreamRoutes(alerts: AlertStore, options: AlertsStreamOpti
         closed = true
         clearInterval(keepAlive)
         unsubscribe()
-        open.delete(finish)
+        open.delete(shutdown)
         queue.length = 0
         wake?.()
       }
-      open.add(finish)
+      // On the app's close: end the stream, and drop it if a reader that stopped reading holds it.
+      const shutdown = () => {
+        finish()
+        raw.end()
+        setTimeout(() => raw.destroy(), 1000).unref()
+      }
+      open.add(shutdown)
       raw.on('close', finish)
       raw.on('error', finish)
 
