@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh) and runs every check and test: lint, import cycles, types,
-# then the whole Vitest suite against real chDB and a real redis-server.
+# then the whole Vitest suite against real chDB, a real redis-server and Chromium (the
+# dashboard end to end; its screenshots go to test/artifacts/screenshots/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VIGIL_SETUP_TESTS=1 bash scripts/setup.sh
+# Also installs Debian's chromium for the dashboard's end-to-end test (test/integration/dashboard-e2e.test.ts).
+VIGIL_SETUP_TESTS=1 VIGIL_SETUP_BROWSER=1 bash scripts/setup.sh
 npx eslint . --max-warnings=0
 npm run --silent lint:cycles
 npx turbo run typecheck --output-logs=errors-only
