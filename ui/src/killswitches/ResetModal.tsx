@@ -18,10 +18,11 @@ import {
 import { useMutation } from '@tanstack/react-query'
 import { useState } from 'react'
 import { api } from '../api/client.js'
-import { actorName, readResetAnswer, resetState, type ResetAnswer } from './resetState.js'
+import { actorName, isMe, readResetAnswer, resetState, type ResetAnswer } from './resetState.js'
+import { Time } from '../components/format.js'
 import type { KillSwitch } from './types.js'
 
-export function ResetModal({ sw, onClose, onDone }: { sw: KillSwitch; onClose: () => void; onDone: (a: ResetAnswer) => void }) {
+export function ResetModal({ sw, email, onClose, onDone }: { sw: KillSwitch; email: string | undefined; onClose: () => void; onDone: (a: ResetAnswer) => void }) {
   const [reason, setReason] = useState('')
   const [touched, setTouched] = useState(false)
   const titleId = useGeneratedHtmlId({ prefix: 'resetTitle' })
@@ -50,7 +51,11 @@ export function ResetModal({ sw, onClose, onDone }: { sw: KillSwitch; onClose: (
       </EuiModalHeader>
       <EuiModalBody>
         <EuiText size="s">
-          {st.kind === 'waiting' ? (
+          {st.kind === 'waiting' && isMe(st.by, email) ? (
+            <p>
+              You asked for this reset ({st.reason}) <Time iso={st.at} />. It waits for a second person: another account must confirm it. Asking again as yourself is refused.
+            </p>
+          ) : st.kind === 'waiting' ? (
             <p>
               <strong>{actorName(st.by)}</strong> asked for this reset ({st.reason}). Confirming it as a second person lifts the switch: the trading API accepts new orders on this scope
               again.

@@ -38,7 +38,7 @@ describe('kill-switch reset state', () => {
   it('tells the requester they need a second person and the second person that they confirm', () => {
     const waiting = { ...base, reset_request: { by: 'operator:a@example.com', at: '2026-11-27T00:01:00.000Z', reason: 'clear' } }
     expect(resetLabel(base, 'a@example.com')).toEqual({ label: 'Reset', hint: null })
-    expect(resetLabel(waiting, 'A@example.com').label).toBe('Reset (needs a second person)')
+    expect(resetLabel(waiting, 'A@example.com').label).toBe('Reset requested')
     const other = resetLabel(waiting, 'b@example.com')
     expect(other.label).toBe('Confirm reset')
     expect(other.hint).toContain('a@example.com')

@@ -43,7 +43,7 @@ export function readResetAnswer(body: unknown): ResetAnswer {
 export function resetLabel(sw: KillSwitch, email: string | undefined): { label: string; hint: string | null } {
   const st = resetState(sw)
   if (st.kind === 'waiting') {
-    if (isMe(st.by, email)) return { label: 'Reset (needs a second person)', hint: 'You asked for this reset; another person must confirm it.' }
+    if (isMe(st.by, email)) return { label: 'Reset requested', hint: 'You asked for this reset; another person must confirm it.' }
     return { label: 'Confirm reset', hint: `${actorName(st.by)} asked for this reset; you are the second person.` }
   }
   return { label: 'Reset', hint: null }

@@ -1,12 +1,20 @@
 /** The overview's two charts: events per second (with failures) and alerts stacked by severity. */
 import { AreaSeries, Axis, BarSeries, Chart, niceTimeFormatter, Position, ScaleType, Settings, type SeriesColorAccessor } from '@elastic/charts'
-import { EuiFlexGroup, EuiFlexItem, EuiPanel, EuiText, EuiTitle } from '@elastic/eui'
+import { EuiFlexGroup, EuiFlexItem, EuiLoadingChart, EuiPanel, EuiText, EuiTitle } from '@elastic/eui'
 import { useMemo } from 'react'
 import { ChartStyles, useChartTheme } from './chartTheme.js'
 import { eventRates, severityRows, type Overview, type SeverityName } from './series.js'
 
 /** Fixed height so live refreshes never move the page. */
 export const CHART_HEIGHT = 220
+
+function Loading() {
+  return (
+    <EuiFlexGroup justifyContent="center" alignItems="center" style={{ height: CHART_HEIGHT }}>
+      <EuiLoadingChart size="l" />
+    </EuiFlexGroup>
+  )
+}
 
 function Empty({ what }: { what: string }) {
   return (
@@ -35,7 +43,9 @@ export function OverviewCharts({ data, range }: { data: Overview | undefined; ra
             <h3>Events per second</h3>
           </EuiTitle>
           <div style={{ height: CHART_HEIGHT }}>
-            {data && !anyEvents ? (
+            {!data ? (
+              <Loading />
+            ) : !anyEvents ? (
               <Empty what="No events in this period. Events per second and failures per second appear here as sources send them." />
             ) : (
               <Chart>
@@ -55,7 +65,9 @@ export function OverviewCharts({ data, range }: { data: Overview | undefined; ra
             <h3>Alerts by severity {bucketLabel && <small>({bucketLabel})</small>}</h3>
           </EuiTitle>
           <div style={{ height: CHART_HEIGHT }}>
-            {data && !anyAlerts ? (
+            {!data ? (
+              <Loading />
+            ) : !anyAlerts ? (
               <Empty what="No alerts were raised in this period. New alerts appear here stacked by severity." />
             ) : (
               <Chart>

@@ -98,7 +98,7 @@ export default function KillSwitchesPage() {
     },
     {
       name: 'Actions',
-      width: '220px',
+      width: '190px',
       render: (sw: KillSwitch) => {
         const l = resetLabel(sw, email)
         const button = (
@@ -203,7 +203,7 @@ export default function KillSwitchesPage() {
         </EuiText>
       </EuiPanel>
       {tripping && <TripModal onClose={() => setTripping(false)} onTripped={onTripped} />}
-      {resetting && <ResetModal sw={resetting} onClose={() => setResetting(null)} onDone={onReset} />}
+      {resetting && <ResetModal sw={resetting} email={email} onClose={() => setResetting(null)} onDone={onReset} />}
     </>
   )
 }
