@@ -50,23 +50,28 @@ export default function OverviewPage() {
   const [end, setEnd] = useState('now')
   const [isPaused, setPaused] = useState(false)
   const [refreshInterval, setRefreshInterval] = useState(DEFAULT_REFRESH_MS)
-  const [tick, setTick] = useState(0)
-
-  // Relative ranges ("now-1h") are resolved again on every tick (each refresh).
-  const range = useMemo(() => resolveRange(start, end), [start, end, tick])
+  // The picker's range, checked now; each fetch resolves "now-1h" … "now" again at its own time.
+  const valid = useMemo(() => resolveRange(start, end) !== null, [start, end])
 
   const q = useQuery({
-    queryKey: ['overview', range?.from, range?.to],
-    queryFn: ({ signal }) => api<Overview>('/v1/overview', { query: { from: range!.from, to: range!.to }, signal }),
-    enabled: range !== null,
+    queryKey: ['overview', start, end],
+    queryFn: async ({ signal }) => {
+      const range = resolveRange(start, end)
+      if (!range) throw new Error('That time range does not work')
+      const overview = await api<Overview>('/v1/overview', { query: { from: range.from, to: range.to }, signal })
+      return { range, overview }
+    },
+    enabled: valid,
     placeholderData: keepPreviousData,
   })
 
-  // Auto-refresh moves "now" forward: a new tick resolves the range anew and so fetches it.
-  const onRefresh = () => setTick((n) => n + 1)
-  const data = q.data
+  // Auto-refresh (the picker's timer) and the Refresh button: a refresh still answering is not
+  // restarted, so a slow server is never asked again and again without an answer.
+  const onRefresh = () => void q.refetch({ cancelRefetch: false })
+  const data = q.data?.overview
   const alertsInRange = data ? alertTotal(data.alerts) : undefined
-  const chartRange = range ? { min: range.min, max: range.max } : { min: Date.now() - 3_600_000, max: Date.now() }
+  const range = q.data?.range
+  const chartRange = useMemo(() => (range ? { min: range.min, max: range.max } : { min: Date.now() - 3_600_000, max: Date.now() }), [range])
 
   return (
     <>
@@ -84,9 +89,9 @@ export default function OverviewPage() {
             refreshInterval={refreshInterval}
             isLoading={q.isFetching}
             onTimeChange={({ start: s, end: e }: OnTimeChangeProps) => {
+              if (s === start && e === end) onRefresh()
               setStart(s)
               setEnd(e)
-              setTick((n) => n + 1)
             }}
             onRefresh={onRefresh}
             onRefreshChange={({ isPaused: p, refreshInterval: r }: OnRefreshChangeProps) => {
@@ -97,7 +102,7 @@ export default function OverviewPage() {
         </EuiFlexItem>
       </EuiFlexGroup>
       <EuiSpacer size="m" />
-      {range === null && (
+      {!valid && (
         <>
           <EuiCallOut title="That time range does not work" color="warning" iconType="warning">
             The end must be after the start, and both must be valid times.
