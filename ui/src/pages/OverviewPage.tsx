@@ -161,15 +161,16 @@ export default function OverviewPage() {
         </EuiTitle>
         <EuiSpacer size="s" />
         {!data ? (
-          <EuiText size="s" color="subdued">
+          <EuiText size="s" color="subdued" style={{ height: 150 }}>
             <p>Loading…</p>
           </EuiText>
         ) : data.tripped_killswitches.length === 0 ? (
-          <EuiText size="s" color="subdued">
+          <EuiText size="s" color="subdued" style={{ height: 150 }}>
             <p>No kill-switch is tripped. A tripped switch (its scope, when and why) would be listed here.</p>
           </EuiText>
         ) : (
-          <EuiText size="s">
+          // A fixed height, scrolled: a switch tripping during a refresh does not push the page down.
+          <EuiText size="s" style={{ height: 150, overflowY: 'auto' }} tabIndex={0} aria-label="Tripped kill-switches">
             <ul>
               {data.tripped_killswitches.map((k) => (
                 <li key={k.id} data-test-subj={`overviewTripped-${k.id}`}>
