@@ -118,8 +118,8 @@ export default function KillSwitchesPage() {
     { field: 'tripped_at', name: 'Tripped at', render: (t: string) => <Time iso={t} /> },
     { field: 'tripped_by', name: 'By', render: (a: string) => actorName(a) },
     { field: 'reason', name: 'Reason', truncateText: { lines: 2 } },
-    { name: 'Reset requested by', render: (sw: KillSwitch) => actorName(sw.reset_request?.by) },
-    { field: 'reset_by', name: 'Reset by', render: (a: string | null) => actorName(a) },
+    { field: 'reset_by', name: 'Reset confirmed by', render: (a: string | null) => actorName(a) },
+    { field: 'reset_reason', name: 'Reset reason', truncateText: { lines: 2 }, render: (r: string | null) => r ?? '—' },
     { field: 'reset_at', name: 'Reset at', render: (t: string | null) => <Time iso={t} /> },
   ]
 
@@ -199,7 +199,7 @@ export default function KillSwitchesPage() {
           data-test-subj="killswitchHistory"
         />
         <EuiText size="xs" color="subdued">
-          <p>The newest 200 resets. The full log is the kill-switch-log report.</p>
+          <p>The newest 200 resets. Who asked for each reset (the first person) is in the kill-switch-log report and the audit log.</p>
         </EuiText>
       </EuiPanel>
       {tripping && <TripModal onClose={() => setTripping(false)} onTripped={onTripped} />}
