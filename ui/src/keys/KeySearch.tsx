@@ -91,7 +91,7 @@ export function KeySearch() {
       errorMessage={search.error ? `Could not search: ${search.error.message}` : null}
       emptyMessage={typed ? `No key or account starts with “${typed}”. Enter opens key “${typed}” anyway.` : 'No keys seen yet: keys appear here once events name them.'}
       noMatchesMessage={`No key or account starts with “${typed}”. Enter opens key “${typed}” anyway.`}
-      listProps={{ rowHeight: 36, showIcons: false, onFocusBadge: false }}
+      listProps={{ rowHeight: 36, showIcons: false, onFocusBadge: false, isVirtualized: false }}
       height={Math.min(8, Math.max(options.length, 1)) * 36}
       searchProps={{
         value: query,
