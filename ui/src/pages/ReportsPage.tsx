@@ -36,14 +36,14 @@ function formatBytes(n: number): string {
   return `${formatNumber(n / 1024 / 1024, 1)} MiB`
 }
 
-function DownloadButton({ r, onError, onDone }: { r: StoredReport; onError: (msg: string) => void; onDone: (name: string) => void }) {
+function DownloadButton({ r, onError, onDone, subj }: { r: StoredReport; onError: (msg: string) => void; onDone: (name: string) => void; subj?: string }) {
   const dl = useMutation({
     mutationFn: () => downloadReport(r.id, `${r.id}-${r.type}.${r.format}`),
     onSuccess: onDone,
     onError: (e: Error) => onError(`${r.id}: ${e.message}`),
   })
   return (
-    <EuiButton size="s" iconType="download" isLoading={dl.isPending} onClick={() => dl.mutate()} data-test-subj={`reportDownload-${r.id}`} aria-label={`Download ${r.type} ${r.format} report ${r.id}`}>
+    <EuiButton size="s" iconType="download" isLoading={dl.isPending} onClick={() => dl.mutate()} data-test-subj={subj ?? `reportDownload-${r.id}`} aria-label={`Download ${r.type} ${r.format} report ${r.id}`}>
       {r.format.toUpperCase()}
     </EuiButton>
   )
@@ -140,7 +140,7 @@ export default function ReportsPage() {
                 <p>
                   Report <EuiCode>{compiled.id}</EuiCode>, {formatBytes(compiled.size)}, SHA-256 <EuiCode>{compiled.sha256}</EuiCode>.
                 </p>
-                <DownloadButton r={compiled} onError={setDownloadError} onDone={setDownloaded} />
+                <DownloadButton r={compiled} onError={setDownloadError} onDone={setDownloaded} subj="reportDownloadCompiled" />
               </EuiCallOut>
             </>
           )}
