@@ -26,8 +26,8 @@ import type { Approval, Incident, Page } from './types.js'
 
 const REFRESH_MS = 5000
 
-function ApprovalCard({ approval, incidentId, now }: { approval: Approval; incidentId: string; now: number }) {
-  const auth = useAuth()
+/** One request; `mayApprove` is whether the person holds approvals:write (the buttons show only then). */
+export function ApprovalCard({ approval, incidentId, now, mayApprove, mayReadAlerts }: { approval: Approval; incidentId: string; now: number; mayApprove: boolean; mayReadAlerts: boolean }) {
   const queryClient = useQueryClient()
   const [note, setNote] = useState('')
   const view = approvalView(approval, now)
@@ -45,7 +45,7 @@ function ApprovalCard({ approval, incidentId, now }: { approval: Approval; incid
       if (err instanceof ApiError && err.code === 'approval_decided') void queryClient.invalidateQueries({ queryKey: ['approvals', 'pending'] })
     },
   })
-  const decidable = canDecide(approval, now, auth.can('approvals:write'))
+  const decidable = canDecide(approval, now, mayApprove)
 
   return (
     <EuiPanel hasBorder paddingSize="m" data-test-subj={`approval-${approval.id}`}>
@@ -66,7 +66,7 @@ function ApprovalCard({ approval, incidentId, now }: { approval: Approval; incid
         Asked <Time iso={approval.requested_at} />
         {view.expiresInMs !== null ? <> · expires in {formatDuration(view.expiresInMs)}</> : <> · expired <Time iso={approval.expires_at} /></>} · if nobody answers:{' '}
         <strong>{approval.on_timeout}</strong> · alert{' '}
-        {auth.can('alerts:read') ? <AppLink to={`/alerts/${approval.alert_id}`}>{approval.alert_id}</AppLink> : approval.alert_id}
+        {mayReadAlerts ? <AppLink to={`/alerts/${approval.alert_id}`}>{approval.alert_id}</AppLink> : approval.alert_id}
       </EuiText>
       {decidable ? (
         <>
@@ -127,6 +127,7 @@ function ApprovalCard({ approval, incidentId, now }: { approval: Approval; incid
 }
 
 export function ApprovalsPanel({ incident }: { incident: Incident }) {
+  const auth = useAuth()
   const now = useNow(1000)
   const listed = useQuery({
     queryKey: ['approvals', 'pending'],
@@ -156,7 +157,7 @@ export function ApprovalsPanel({ incident }: { incident: Incident }) {
         <EuiFlexGroup direction="column" gutterSize="s">
           {pending.map((a) => (
             <EuiFlexItem key={a.id}>
-              <ApprovalCard approval={a} incidentId={incident.id} now={now} />
+              <ApprovalCard approval={a} incidentId={incident.id} now={now} mayApprove={auth.can('approvals:write')} mayReadAlerts={auth.can('alerts:read')} />
             </EuiFlexItem>
           ))}
         </EuiFlexGroup>

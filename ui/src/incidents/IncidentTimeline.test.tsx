@@ -42,7 +42,7 @@ describe('IncidentTimeline', { timeout: 60_000 }, () => {
     renderTimeline(entries)
     expect(kinds()).toEqual(['timelineEntry-opened', 'timelineEntry-step_done', 'timelineEntry-note', 'timelineEntry-status'])
     const timeline = screen.getByTestId('incidentTimeline')
-    expect(within(timeline).getByText('opened the incident on a geo.new_country alert')).toBeTruthy()
+    expect(within(timeline).getByText('opened the incident (geo.new_country)')).toBeTruthy()
     expect(within(timeline).getByText('sent a Slack message')).toBeTruthy()
     expect(within(timeline).getByText('Called the key owner')).toBeTruthy()
     expect(within(timeline).getAllByText('ana@example.com')).toHaveLength(2)

@@ -3,7 +3,6 @@
  * JSON behind a toggle. Filterable by group, oldest or newest first, shown 100 at a time.
  */
 import {
-  EuiBadge,
   EuiButtonEmpty,
   EuiButtonGroup,
   EuiButtonIcon,
@@ -34,7 +33,8 @@ function EntryBody({ row, open }: { row: ShownEntry; open: boolean }) {
   const facts: Array<[string, React.ReactNode]> = []
   if (entry.alert_id) facts.push(['alert', auth.can('alerts:read') ? <AppLink to={`/alerts/${entry.alert_id}`}>{entry.alert_id}</AppLink> : entry.alert_id])
   if (entry.playbook) facts.push(['playbook', entry.playbook])
-  if (entry.outcome) facts.push(['outcome', entry.outcome.replace(/_/g, ' ')])
+  // A status entry's outcome is its new status, already in the title.
+  if (entry.outcome && entry.kind !== 'status') facts.push(['outcome', entry.outcome.replace(/_/g, ' ')])
   return (
     <>
       {view.resolution ? (
@@ -99,17 +99,7 @@ export function IncidentTimeline({ entries }: { entries: readonly TimelineEntry[
       eventIcon: view.icon,
       eventIconAriaLabel: view.group,
       eventColor: view.tone,
-      event: (
-        <>
-          {view.title}
-          {entry.step && view.group !== 'status' ? (
-            <>
-              {' '}
-              <EuiBadge color="hollow">{entry.step}</EuiBadge>
-            </>
-          ) : null}
-        </>
-      ),
+      event: view.title,
       timestamp: <Time iso={entry.at} />,
       actions: (
         <EuiToolTip content={isOpen ? 'Hide the raw entry' : 'Show the raw entry (JSON)'}>
@@ -123,7 +113,8 @@ export function IncidentTimeline({ entries }: { entries: readonly TimelineEntry[
           />
         </EuiToolTip>
       ),
-      children: view.text || view.resolution || isOpen || entry.alert_id ? <EntryBody row={row} open={isOpen} /> : undefined,
+      // An entry with nothing more to say stays one line (EUI's "update" style).
+      children: view.text || view.resolution || isOpen ? <EntryBody row={row} open={isOpen} /> : undefined,
     }
     return <EuiComment key={key} {...props} />
   })

@@ -9,7 +9,7 @@ function entry(kind: string, over: Partial<TimelineEntry> = {}): TimelineEntry {
 describe('describeEntry', () => {
   it('gives each kind of entry its icon, group and words', () => {
     const opened = describeEntry(entry('opened', { detail: { rule: 'geo.new_country', summary: 'Key used from BR' } }))
-    expect(opened).toMatchObject({ group: 'alert', icon: 'securitySignalDetected', title: 'opened the incident on a geo.new_country alert', text: 'Key used from BR' })
+    expect(opened).toMatchObject({ group: 'alert', icon: 'securitySignalDetected', title: 'opened the incident (geo.new_country)', text: 'Key used from BR' })
 
     const raised = describeEntry(entry('alert_attached', { outcome: 'severity_raised', detail: { rule: 'auth.brute_force', severity: 'high', summary: 's', severity_from: 'medium', severity_to: 'high' } }))
     expect(raised).toMatchObject({ group: 'alert', icon: 'bell', tone: 'warning' })

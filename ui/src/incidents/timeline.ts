@@ -99,7 +99,7 @@ export function describeEntry(e: TimelineEntry): EntryView {
   const base = { resolution: null, tone: 'transparent' as EntryTone }
   switch (e.kind) {
     case 'opened':
-      return { ...base, group: 'alert', icon: 'securitySignalDetected', title: `opened the incident${str(d.rule) ? ` on a ${str(d.rule)} alert` : ''}`, text: str(d.summary), tone: 'primary' }
+      return { ...base, group: 'alert', icon: 'securitySignalDetected', title: `opened the incident${str(d.rule) ? ` (${str(d.rule)})` : ''}`, text: str(d.summary), tone: 'primary' }
     case 'alert_attached': {
       const raised = e.outcome === 'severity_raised' && str(d.severity_from) && str(d.severity_to) ? ` — severity raised ${str(d.severity_from)} → ${str(d.severity_to)}` : ''
       const what = [str(d.rule), str(d.severity)].filter(Boolean)

@@ -162,7 +162,18 @@ export function RulesTable({ items, loading }: { items: readonly RuleSummary[]; 
       sortable: true,
       render: (n: number, r: RuleRow) => (r.false_positive_rate === null || n === 0 ? formatNumber(n) : `${formatNumber(n)} (${Math.round(r.false_positive_rate * 100)}%)`),
     },
-    { field: 'open_alerts', name: 'Open alerts', width: '95px', align: 'right', sortable: true, render: (n: number) => formatNumber(n) },
+    {
+      field: 'open_alerts',
+      name: (
+        <EuiToolTip content="Its alerts still open or acknowledged">
+          <span>Open</span>
+        </EuiToolTip>
+      ),
+      width: '80px',
+      align: 'right',
+      sortable: true,
+      render: (n: number) => formatNumber(n),
+    },
   ]
 
   const filtered = filter.text !== '' || filter.area !== '' || filter.enabled !== 'all'
