@@ -297,7 +297,8 @@ describe('the dashboard in Chromium against vigil up --demo', () => {
     await setTheme(page, 'dark')
 
     await go(page, 'alerts', 'Alerts', page.getByTestId('alertsGrid'))
-    await page.getByTestId('alertsLive').waitFor()
+    // The alerts stream is connected before the attack starts.
+    await page.locator('[data-test-subj="alertsLive"][data-live-status="live"]').waitFor()
     // Survives only as long as this document does: a reload or a full navigation drops it.
     await page.evaluate(() => ((globalThis as unknown as { __vigilMarker: string }).__vigilMarker = 'no-reload'))
 
