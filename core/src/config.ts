@@ -5,7 +5,7 @@
  * This is the only module that reads `process.env`. Everything else receives the frozen
  * `VigilConfig`. A bad value stops start-up with one line naming the setting.
  */
-import { readFileSync, existsSync } from 'node:fs'
+import { readFileSync, existsSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { VigilError } from './errors.js'
@@ -53,6 +53,16 @@ export interface VigilConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly ingest: IngestConfig
   readonly auth: AuthConfig
+  /** Storage tiers for the retention policy's hot period (core/src/storage-tiers.ts). */
+  readonly storage: StorageConfig
+}
+
+/** Where parts past their hot period go (docs/reports.md "Retention"). */
+export interface StorageConfig {
+  /** Embedded chDB: the directory of the `cold` disk. @defaultValue `<VIGIL_DATA_DIR>/cold` */
+  readonly coldDir: string
+  /** ClickHouse server: an existing storage policy with a volume named `cold`. Unset: no tiering. */
+  readonly policy: string | undefined
 }
 
 /** People's sign-in and sessions (server/src/sessions.ts, login-throttle.ts). */
@@ -155,6 +165,16 @@ const asMasterKey = (raw: string, name: string) => {
   return t
 }
 
+const asPath = (raw: string, name: string) => {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(raw)) bad(name, 'must be a path without control characters')
+  return raw
+}
+const asIdentifier = (raw: string, name: string) => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(raw)) bad(name, `must be a ClickHouse storage policy name (letters, digits, _), got "${raw.slice(0, 40)}"`)
+  return raw
+}
+
 const SETTINGS = {
   dataDir: { env: 'VIGIL_DATA_DIR', default: './data', parse: asString },
   host: { env: 'VIGIL_HOST', default: '127.0.0.1', parse: asHost },
@@ -195,6 +215,8 @@ const SETTINGS = {
   sessionAccessTtl: { env: 'VIGIL_SESSION_ACCESS_TTL', default: '600', parse: asInt(30, 600) },
   sessionIdleTimeout: { env: 'VIGIL_SESSION_IDLE_TIMEOUT', default: '1800', parse: asInt(60, 7 * 86_400) },
   sessionAbsoluteTimeout: { env: 'VIGIL_SESSION_ABSOLUTE_TIMEOUT', default: '43200', parse: asInt(60, 30 * 86_400) },
+  coldDir: { env: 'VIGIL_COLD_DIR', parse: asPath },
+  storagePolicy: { env: 'VIGIL_STORAGE_POLICY', parse: asIdentifier },
 } satisfies Record<string, Setting>
 
 type SettingKey = keyof typeof SETTINGS
@@ -256,8 +278,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
 
   const str = (k: SettingKey) => v[k] as string | undefined
   const int = (k: SettingKey) => v[k] as number
+  const dataDir = path.resolve(cwd, str('dataDir') as string)
+  const coldDir = path.resolve(cwd, str('coldDir') ?? path.join(dataDir, 'cold'))
+  const engineDir = path.join(dataDir, 'clickhouse')
+  if (coldDir === engineDir || coldDir.startsWith(engineDir + path.sep) || engineDir.startsWith(coldDir + path.sep)) {
+    bad('VIGIL_COLD_DIR', `must not contain or lie inside the embedded engine's directory ${engineDir}`)
+  }
+  if (existsSync(coldDir) && !statSync(coldDir).isDirectory()) bad('VIGIL_COLD_DIR', `names something that is not a directory: ${coldDir}`)
+  if (str('storagePolicy') !== undefined && str('clickhouseUrl') === undefined) {
+    bad('VIGIL_STORAGE_POLICY', 'only applies with CLICKHOUSE_URL: embedded chDB uses its own policy over VIGIL_COLD_DIR')
+  }
   const config: VigilConfig = {
-    dataDir: path.resolve(cwd, str('dataDir') as string),
+    dataDir,
     host: str('host') as string,
     port: int('port'),
     clickhouse: { url: str('clickhouseUrl'), user: str('clickhouseUser'), password: str('clickhousePassword') },
@@ -291,6 +323,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       idleTimeoutSec: int('sessionIdleTimeout'),
       absoluteTimeoutSec: int('sessionAbsoluteTimeout'),
     },
+    storage: { coldDir, policy: str('storagePolicy') },
   }
   return deepFreeze(config)
 }

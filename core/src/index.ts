@@ -3,7 +3,7 @@
 export { ERRORS, VigilError, vigilError, isVigilError } from './errors.js'
 export type { ErrorName, ErrorBody } from './errors.js'
 export { loadConfig, CONFIG_SETTINGS } from './config.js'
-export type { VigilConfig, IngestConfig, LoadConfigOptions } from './config.js'
+export type { VigilConfig, IngestConfig, LoadConfigOptions, StorageConfig } from './config.js'
 export {
   AuditEventSchema,
   EnrichmentSchema,
@@ -20,6 +20,8 @@ export {
 export type { AuditEvent, Enrichment, StoredEvent, EventColumn, Outcome } from './event-schema.js'
 export { openStore, storeUnavailable } from './store.js'
 export type { Store, QueryParams, OpenStoreOptions, RawFormat } from './store.js'
+export { TIERED_POLICY, COLD_VOLUME, embeddedStorageConfigXml, resolveTiering } from './storage-tiers.js'
+export type { StorageTiering } from './storage-tiers.js'
 export { migrate, readMigrations, CORE_MIGRATIONS_DIR } from './migrate.js'
 export type { Migration } from './migrate.js'
 export { signPayload, verifySignature, loadMasterKey, encryptSecret, decryptSecret, generateSecret, hashToken, safeEqual } from './crypto.js'

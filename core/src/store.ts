@@ -10,6 +10,7 @@ import path from 'node:path'
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
 import type { VigilConfig } from './config.js'
 import { VigilError } from './errors.js'
+import { resolveTiering, writeEmbeddedStorageConfig, type StorageTiering } from './storage-tiers.js'
 
 export type QueryParams = Record<string, unknown>
 export type RawFormat = 'JSONEachRow' | 'JSONCompactEachRow'
@@ -21,6 +22,8 @@ interface ChdbRawInsert {
 
 export interface Store {
   readonly kind: 'embedded' | 'server'
+  /** The storage policy the retention policy's hot period moves parts with, or why none (storage-tiers.ts). */
+  readonly tiering: StorageTiering
   /** The underlying client, for what the helpers below do not cover. */
   readonly client: ClickHouseClient
   /** Runs a SELECT and returns its rows (JSONEachRow). 64-bit integers come back as strings. */
@@ -68,18 +71,40 @@ export async function openStore(config: VigilConfig, opts: OpenStoreOptions = {}
     kind = 'embedded'
     const dir = opts.embeddedPath ?? path.join(config.dataDir, 'clickhouse')
     mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const configFile = writeEmbeddedStorageConfig(config)
     // Loaded lazily: the 550 MB engine is not needed when a server is configured.
+    const { Session } = await import('chdb')
     const { createChdbConnection } = await import('chdb/connection')
-    // chdb types its Connection against @clickhouse/client-common's copy of the types, which
-    // TypeScript sees as distinct from @clickhouse/client's; the shapes are the same.
-    const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+    // The data dir's first connection starts the engine with its server configuration (the
+    // cold disk and tiered policy); chdb/connection passes no engine arguments, so this session
+    // opens first and stays open while the client's connection shares its engine.
+    const engine = new Session(dir, { connectionArgs: [`--config-file=${configFile}`] })
+    let connection: NonNullable<Parameters<typeof createClient>[0]>['connection']
+    try {
+      // chdb types its Connection against @clickhouse/client-common's copy of the types, which
+      // TypeScript sees as distinct from @clickhouse/client's; the shapes are the same.
+      connection = createChdbConnection({ path: dir }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection']
+    } catch (err) {
+      engine.close()
+      throw err
+    }
     client = createClient({ connection, clickhouse_settings: settings })
-    return makeStore(kind, client, (connection as unknown as { chdb: ChdbRawInsert }).chdb)
+    return withTiering(makeStore(kind, client, (connection as unknown as { chdb: ChdbRawInsert }).chdb, () => engine.close()), config)
   }
-  return makeStore(kind, client, undefined)
+  return withTiering(makeStore(kind, client, undefined, () => {}), config)
 }
 
-function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawInsert | undefined): Store {
+/** Adds the checked storage tiering; a bad one closes the store and stops start-up. */
+async function withTiering(base: Omit<Store, 'tiering'>, config: VigilConfig): Promise<Store> {
+  try {
+    return { ...base, tiering: await resolveTiering((sql, params) => base.query(sql, params), config, base.kind) }
+  } catch (err) {
+    await base.close().catch(() => {})
+    throw err
+  }
+}
+
+function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawInsert | undefined, closeEngine: () => void): Omit<Store, 'tiering'> {
   return {
     kind,
     client,
@@ -131,7 +156,11 @@ function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawI
       }
     },
     async close() {
-      await client.close()
+      try {
+        await client.close()
+      } finally {
+        closeEngine()
+      }
     },
   }
 }
