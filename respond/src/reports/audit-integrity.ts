@@ -6,10 +6,12 @@
  *   trading APIs' events and from Vigil's own audit chain; requirements Vigil does not
  *   record are named as such.
  * - Retention per table against the policy (retention.ts): the TTL ClickHouse has for the
- *   table, and the oldest row still held, as of the period's end.
+ *   table, and the oldest row still held, as of the period's end; and the hot tier: the
+ *   storage policy in force and the parts and bytes on each disk (`system.parts`), or why the
+ *   table is not tiered.
  */
 import type { ReportBody, ReportContext, ReportQuery } from './report.js'
-import { RETENTION_POLICY, sameTtl, ttlClause, ttlOf } from './retention.js'
+import { coldVolumeFor, RETENTION_POLICY, sameTtl, ttlClause, ttlOf } from './retention.js'
 import { chToIsoExact, periodParams, sqlText } from './sql-time.js'
 import type { AuditVerification } from '../seams.js'
 
@@ -29,6 +31,14 @@ export interface RetentionRow {
   ttl_in_store: string | null
   oldest_row: string | null
   status: 'as policy' | 'no TTL (kept by policy)' | 'TTL missing' | 'TTL differs' | 'table absent'
+  /** Days kept hot before parts move to the cold volume; null = no hot period in the policy. */
+  hot_days: number | null
+  /** The table's storage policy in the store (system.tables), null when absent. */
+  storage_policy: string | null
+  /** Where the table's rows are: `tiered: …` with the volume parts move to, or `not tiered: <why>`. */
+  tiering: string
+  /** Active parts and their bytes per disk (system.parts). */
+  disks: Array<{ disk: string; parts: number; bytes: number }>
 }
 
 export interface AuditIntegrityData {
@@ -54,7 +64,12 @@ FROM audit_log
 WHERE at >= toDateTime64({from:String}, 6, 'UTC') AND at < toDateTime64({to:String}, 6, 'UTC')`
 
 const TABLES = `
-SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`
+SELECT name, engine_full, storage_policy FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}`
+
+const PARTS = `
+SELECT table, disk_name, count() AS parts, sum(bytes_on_disk) AS bytes FROM system.parts
+WHERE database = currentDatabase() AND active AND table IN {names:Array(String)}
+GROUP BY table, disk_name ORDER BY table, disk_name`
 
 const oldestSql = (table: string, column: string) => `SELECT toString(min(${column})) AS oldest, count() AS n FROM ${table}`
 
@@ -86,28 +101,56 @@ export async function auditIntegrity(ctx: ReportContext): Promise<ReportBody<Aud
   ]
 
   const names = RETENTION_POLICY.map((r) => r.table)
-  const tables = new Map((await store.query<{ name: string; engine_full: string }>(TABLES, { names })).map((t) => [t.name, t.engine_full]))
+  const tables = new Map((await store.query<{ name: string; engine_full: string; storage_policy: string }>(TABLES, { names })).map((t) => [t.name, t]))
+  const partRows = await store.query<{ table: string; disk_name: string; parts: string; bytes: string }>(PARTS, { names })
+  const tiering = store.tiering
   const retention: RetentionRow[] = []
   const oldestQueries: ReportQuery[] = []
   for (const rule of RETENTION_POLICY) {
-    const engine = tables.get(rule.table)
-    const expected = ttlClause(rule)
+    const table = tables.get(rule.table)
+    const cold = coldVolumeFor(store, rule)
+    const expected = ttlClause(rule, cold)
     const policy =
       rule.keep_days === null
         ? `kept without limit (${rule.why})`
         : `${rule.longer ? `${rule.longer.what}: ${rule.longer.keep_days} days; ${rule.what}: ` : ''}${rule.keep_days} days${rule.hot_days ? `, ${rule.hot_days} hot` : ''} (${rule.why})`
-    if (engine === undefined) {
-      retention.push({ table: rule.table, what: rule.what, policy, expected_ttl: expected, ttl_in_store: null, oldest_row: null, status: 'table absent' })
+    const disks = partRows.filter((p) => p.table === rule.table).map((p) => ({ disk: p.disk_name, parts: Number(p.parts), bytes: Number(p.bytes) }))
+    const tier = (storagePolicy: string | null, ttl: string | null): string => {
+      if (rule.hot_days === null) return 'not tiered: no hot period in the policy'
+      if (tiering.policy === null) return `not tiered: ${tiering.why}`
+      if (storagePolicy !== tiering.policy) return `not tiered: storage policy is ${storagePolicy ?? 'none'}, not ${tiering.policy} (set at the next start)`
+      if (ttl === null || !sameTtl(ttl, expected)) return `not tiered: the TTL has no move to volume ${tiering.coldVolume} yet (set at the next start)`
+      return `tiered: ${rule.hot_days} days on volume default, then volume ${tiering.coldVolume} (policy ${tiering.policy})`
+    }
+    if (table === undefined) {
+      retention.push({ table: rule.table, what: rule.what, policy, expected_ttl: expected, ttl_in_store: null, oldest_row: null, status: 'table absent', hot_days: rule.hot_days, storage_policy: null, tiering: 'not tiered: table absent', disks })
       continue
     }
-    const ttl = ttlOf(engine)
+    const ttl = ttlOf(table.engine_full)
     const sql = oldestSql(rule.table, rule.time_column)
     oldestQueries.push({ name: `oldest row of ${rule.table}`, sql })
     const [o] = await store.query<{ oldest: string; n: string }>(sql)
     const oldest = o && Number(o.n) > 0 ? chToIsoExact(o.oldest) : null
     const st: RetentionRow['status'] = expected === null ? 'no TTL (kept by policy)' : ttl === null ? 'TTL missing' : sameTtl(ttl, expected) ? 'as policy' : 'TTL differs'
-    retention.push({ table: rule.table, what: rule.what, policy, expected_ttl: expected, ttl_in_store: ttl, oldest_row: oldest, status: st })
+    retention.push({
+      table: rule.table,
+      what: rule.what,
+      policy,
+      expected_ttl: expected,
+      ttl_in_store: ttl,
+      oldest_row: oldest,
+      status: st,
+      hot_days: rule.hot_days,
+      storage_policy: table.storage_policy,
+      tiering: tier(table.storage_policy, ttl),
+      disks,
+    })
   }
+  const diskText = (d: RetentionRow['disks']) => (d.length === 0 ? 'no parts' : d.map((x) => `${x.disk}: ${x.parts} parts, ${x.bytes} bytes`).join('; '))
+  const tierText =
+    tiering.policy === null
+      ? `The hot tier is not in force: ${tiering.why}. Every part stays on the default disk.`
+      : `The hot tier is in force with storage policy ${tiering.policy}${tiering.source === 'embedded' ? ' (embedded chDB: volume default on the data dir, volume cold on VIGIL_COLD_DIR)' : ' (VIGIL_STORAGE_POLICY)'}: ClickHouse moves parts whose rows are past the hot period to volume ${tiering.coldVolume} in the background.`
 
   const chainFacts: Array<[string, string | number | boolean | null]> = chain.verified
     ? [
@@ -136,19 +179,25 @@ export async function auditIntegrity(ctx: ReportContext): Promise<ReportBody<Aud
       },
       {
         title: `Retention per table (as of ${ctx.period.to})`,
-        text: [
-          'TTLs are ClickHouse\'s: rows past them are deleted when parts merge. The hot tier (3 months) is policy only: moving older parts to cold storage needs a storage policy with a second volume, which is not configured.',
-        ],
+        text: ['TTLs are ClickHouse\'s: rows past them are deleted when parts merge.', tierText],
         table: {
           columns: ['table', 'holds', 'policy', 'TTL expected', 'TTL in the store', 'oldest row (UTC)', 'status'],
           rows: retention.map((r) => [r.table, r.what, r.policy, r.expected_ttl, r.ttl_in_store, r.oldest_row, r.status]),
+        },
+      },
+      {
+        title: 'Hot and cold storage per table',
+        table: {
+          columns: ['table', 'hot days', 'storage policy', 'tiering', 'parts on each disk'],
+          rows: retention.map((r) => [r.table, r.hot_days, r.storage_policy, r.tiering, diskText(r.disks)]),
         },
       },
     ],
     queries: [
       { name: 'required event types among trading API events', sql: sqlText(EVENT_COVERAGE) },
       { name: 'required event types in Vigil\'s audit chain', sql: sqlText(AUDIT_COVERAGE) },
-      { name: 'TTL of each table', sql: sqlText(TABLES) },
+      { name: 'TTL and storage policy of each table', sql: sqlText(TABLES) },
+      { name: 'parts and bytes of each table per disk', sql: sqlText(PARTS) },
       ...oldestQueries,
       { name: 'chain verification', sql: 'SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit_log ORDER BY seq, hash (paged; each hash recomputed)' },
     ],

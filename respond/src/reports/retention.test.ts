@@ -29,7 +29,7 @@ describe('retention policy', () => {
     const again = await applyRetentionPolicy(h.store)
     expect(again.filter((r) => r.outcome === 'set')).toEqual([])
     const [events] = await h.store.query<{ engine_full: string }>("SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = 'events'")
-    expect(sameTtl(ttlOf(events!.engine_full), ttlClause(RETENTION_POLICY[0]!))).toBe(true)
+    expect(sameTtl(ttlOf(events!.engine_full), ttlClause(RETENTION_POLICY[0]!, 'cold'))).toBe(true)
 
     const day = (d: number) => new Date(Date.now() - d * 86_400_000).toISOString().replace('T', ' ').replace('Z', '')
     const rows = [

@@ -8,10 +8,13 @@
  * `verify` checks) and the change logs whose current view is derived from their oldest rows
  * (sources, tokens, control log): an expired row there would change present state.
  *
- * The hot tier (3 months) is policy only: moving older parts to cold storage needs a
- * ClickHouse storage policy with a second volume, which embedded chDB does not have; the
- * audit-integrity report says so. TTLs are set by `applyRetentionPolicy` at start-up (only
- * where the table's TTL differs, since changing a TTL rewrites the table's parts).
+ * The hot tier (3 months) is real storage tiering: each table with `hot_days` gets the store's
+ * tiered storage policy (core/src/storage-tiers.ts: on embedded chDB `vigil_tiered`, whose
+ * `cold` disk is VIGIL_COLD_DIR; on a server the policy VIGIL_STORAGE_POLICY names) and a
+ * `TO VOLUME 'cold'` TTL, so ClickHouse moves parts older than the hot period to the cold disk.
+ * On a server without VIGIL_STORAGE_POLICY nothing is tiered and the audit-integrity report
+ * says so. `applyRetentionPolicy` sets policies and TTLs at start-up, each only where the
+ * table's differs (changing a TTL rewrites the table's parts), so a restart changes nothing.
  */
 import type { Store } from '@vigil/core'
 
@@ -55,14 +58,25 @@ export const RETENTION_POLICY: readonly RetentionRule[] = [
   { table: 'reports', time_column: 'created_at', what: 'compiled reports (index; files in <data>/reports)', keep_days: YEAR5, hot_days: null, why: 'reports given to regulators kept like order records' },
 ]
 
-/** The TTL clause a rule asks for, or null for none. */
-export function ttlClause(r: RetentionRule): string | null {
-  if (r.keep_days === null) return null
+/**
+ * The TTL clause a rule asks for, or null for none. With `coldVolume` (the store tiers), a rule
+ * with `hot_days` also moves rows past their hot period to that volume.
+ */
+export function ttlClause(r: RetentionRule, coldVolume: string | null = null): string | null {
   const col = `toDateTime(${r.time_column})`
-  if (r.longer) {
-    return `${col} + INTERVAL ${r.longer.keep_days} DAY DELETE WHERE ${r.longer.where}, ${col} + INTERVAL ${r.keep_days} DAY DELETE WHERE NOT ${r.longer.where}`
+  const parts: string[] = []
+  if (coldVolume !== null && r.hot_days !== null) parts.push(`${col} + INTERVAL ${r.hot_days} DAY TO VOLUME '${coldVolume}'`)
+  if (r.keep_days !== null) {
+    if (r.longer) {
+      parts.push(`${col} + INTERVAL ${r.longer.keep_days} DAY DELETE WHERE ${r.longer.where}`, `${col} + INTERVAL ${r.keep_days} DAY DELETE WHERE NOT ${r.longer.where}`)
+    } else parts.push(`${col} + INTERVAL ${r.keep_days} DAY DELETE`)
   }
-  return `${col} + INTERVAL ${r.keep_days} DAY DELETE`
+  return parts.length === 0 ? null : parts.join(', ')
+}
+
+/** The cold volume rows of `r` move to on this store, or null when they stay where they are. */
+export function coldVolumeFor(store: Pick<Store, 'tiering'>, r: RetentionRule): string | null {
+  return r.hot_days !== null && store.tiering.policy !== null ? store.tiering.coldVolume : null
 }
 
 /** The TTL clause of a table as `system.tables.engine_full` shows it, or null. */
@@ -89,25 +103,46 @@ export interface RetentionChange {
   table: string
   outcome: 'set' | 'unchanged' | 'absent' | 'kept without TTL'
   ttl: string | null
+  /** The storage policy now in force (system.tables), null when the table is absent. */
+  storage_policy: string | null
+  /** True when this run changed the table's storage policy. */
+  policy_set: boolean
 }
 
-/** Sets each table's TTL to the policy's where it differs; tables kept without limit are left alone. */
+/**
+ * Sets each table's storage policy and TTL to the policy's where they differ; tables kept
+ * without limit (and without a hot period) are left alone.
+ */
 export async function applyRetentionPolicy(store: Store, policy: readonly RetentionRule[] = RETENTION_POLICY): Promise<RetentionChange[]> {
-  const rows = await store.query<{ name: string; engine_full: string }>(
-    'SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}',
+  const rows = await store.query<{ name: string; engine_full: string; storage_policy: string }>(
+    'SELECT name, engine_full, storage_policy FROM system.tables WHERE database = currentDatabase() AND name IN {names:Array(String)}',
     { names: policy.map((r) => r.table) },
   )
-  const engines = new Map(rows.map((r) => [r.name, r.engine_full]))
+  const tables = new Map(rows.map((r) => [r.name, r]))
   const out: RetentionChange[] = []
   for (const rule of policy) {
-    const engine = engines.get(rule.table)
-    const expected = ttlClause(rule)
-    if (engine === undefined) out.push({ table: rule.table, outcome: 'absent', ttl: null })
-    else if (expected === null) out.push({ table: rule.table, outcome: 'kept without TTL', ttl: ttlOf(engine) })
-    else if (sameTtl(ttlOf(engine), expected)) out.push({ table: rule.table, outcome: 'unchanged', ttl: expected })
+    const table = tables.get(rule.table)
+    if (table === undefined) {
+      out.push({ table: rule.table, outcome: 'absent', ttl: null, storage_policy: null, policy_set: false })
+      continue
+    }
+    const cold = coldVolumeFor(store, rule)
+    let storagePolicy = table.storage_policy
+    let policySet = false
+    // Before the TTL: `TO VOLUME 'cold'` needs the volume in the table's policy.
+    if (cold !== null && store.tiering.policy !== null && storagePolicy !== store.tiering.policy) {
+      // The name is Vigil's own or VIGIL_STORAGE_POLICY's, which config.ts checks is an identifier.
+      await store.command(`ALTER TABLE ${rule.table} MODIFY SETTING storage_policy = '${store.tiering.policy}'`)
+      storagePolicy = store.tiering.policy
+      policySet = true
+    }
+    const expected = ttlClause(rule, cold)
+    const base = { table: rule.table, storage_policy: storagePolicy, policy_set: policySet }
+    if (expected === null) out.push({ ...base, outcome: 'kept without TTL', ttl: ttlOf(table.engine_full) })
+    else if (sameTtl(ttlOf(table.engine_full), expected)) out.push({ ...base, outcome: 'unchanged', ttl: expected })
     else {
       await store.command(`ALTER TABLE ${rule.table} MODIFY TTL ${expected}`)
-      out.push({ table: rule.table, outcome: 'set', ttl: expected })
+      out.push({ ...base, outcome: 'set', ttl: expected })
     }
   }
   return out
