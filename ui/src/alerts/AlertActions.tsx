@@ -19,15 +19,9 @@ import { useState } from 'react'
 import { api } from '../api/client.js'
 import { Can } from '../auth/AuthContext.js'
 import { formatTime } from '../components/format.js'
+import { noteError, statusBody } from './action-rules.js'
 import { errorText, useToasts } from './toasts.js'
 import type { Alert, IncidentSummary, SettableStatus } from './types.js'
-
-/** The note rule: a false positive needs one (why it is not an attack); other statuses may have one. */
-export function noteError(status: SettableStatus, note: string): string | null {
-  if (status === 'false_positive' && note.trim() === '') return 'Say why this is a false positive: the note is required.'
-  if (note.length > 4000) return 'The note is longer than 4000 characters.'
-  return null
-}
 
 const STATUS_BUTTONS: { status: SettableStatus; label: string; testSubj: string; icon: string; color: 'primary' | 'success' | 'text' }[] = [
   { status: 'acknowledged', label: 'Acknowledge', testSubj: 'alertAcknowledge', icon: 'eye', color: 'primary' },
@@ -50,7 +44,7 @@ function StatusActions({ alert }: { alert: Alert }) {
   const [note, setNote] = useState('')
   const [invalid, setInvalid] = useState<string | null>(null)
   const setStatus = useMutation({
-    mutationFn: (v: { status: SettableStatus; note: string }) => api<Alert>(`/v1/alerts/${encodeURIComponent(alert.id)}/status`, { body: v.note.trim() ? { status: v.status, note: v.note.trim() } : { status: v.status } }),
+    mutationFn: (v: { status: SettableStatus; note: string }) => api<Alert>(`/v1/alerts/${encodeURIComponent(alert.id)}/status`, { body: statusBody(v.status, v.note) }),
     onSuccess: (_a, v) => {
       toasts.success(`Alert ${v.status.replace(/_/g, ' ')}`, `${alert.rule} on ${alert.entity.type} ${alert.entity.id}`)
       setNote('')

@@ -76,8 +76,13 @@ function Body({ alert }: { alert: AlertDetail }) {
           <EuiStat title={formatNumber(ev.baseline, 2)} description="Baseline" titleSize="s" reverse />
         </EuiFlexItem>
         <EuiFlexItem grow={false}>
-          <EuiStat title={formatNumber(ev.threshold, 2)} description="Threshold" titleSize="s" reverse />
+          <EuiStat title={formatNumber(ev.threshold, 2)} description={ev.thresholdOf === 'z' ? 'Threshold (robust z)' : 'Threshold'} titleSize="s" reverse />
         </EuiFlexItem>
+        {ev.z !== null && (
+          <EuiFlexItem grow={false}>
+            <EuiStat title={formatNumber(ev.z, 2)} description="Robust z" titleSize="s" reverse titleColor={ev.threshold !== null && ev.thresholdOf === 'z' && ev.z >= ev.threshold ? 'danger' : 'default'} />
+          </EuiFlexItem>
+        )}
         <EuiFlexItem grow={false}>
           <EuiStat title={formatNumber(alert.score, 1)} description="Score (0–100)" titleSize="s" reverse />
         </EuiFlexItem>
@@ -162,7 +167,7 @@ export function AlertFlyout({ id, onClose }: { id: string; onClose: () => void }
   })
   const a = detail.data
   return (
-    <EuiFlyout onClose={onClose} size="m" ownFocus aria-labelledby="alertFlyoutTitle" data-test-subj="alertFlyout" maxWidth={900}>
+    <EuiFlyout onClose={onClose} size={880} ownFocus aria-labelledby="alertFlyoutTitle" data-test-subj="alertFlyout" maxWidth="92vw">
       <EuiFlyoutHeader hasBorder>
         {a ? (
           <>

@@ -2,7 +2,7 @@
  * The alerts grid: EuiDataGrid (virtualised), fixed row height, sortable, columns selectable.
  * Rows come in already merged (merge.ts); sorting is done here on the loaded rows.
  */
-import { EuiButtonIcon, EuiDataGrid, EuiLink, EuiScreenReaderOnly, EuiText, useEuiTheme, type EuiDataGridColumn, type EuiDataGridControlColumn } from '@elastic/eui'
+import { EuiButtonIcon, EuiDataGrid, EuiLink, EuiScreenReaderOnly, useEuiTheme, type EuiDataGridColumn, type EuiDataGridControlColumn } from '@elastic/eui'
 import { css } from '@emotion/css'
 import { useCallback, useMemo, useState } from 'react'
 import { useNavigate } from 'react-router-dom'
@@ -117,11 +117,8 @@ export function AlertsGrid({ rows, highlighted, height, onOpen, onNearEnd }: Ale
             '—'
           )
         case 'summary':
-          return (
-            <EuiText size="s" title={a.summary}>
-              {a.summary}
-            </EuiText>
-          )
+          // Plain text: the cell truncates it to one line; the cell popover shows it whole.
+          return a.summary
         default: {
           const v = (a as unknown as Record<string, unknown>)[columnId]
           return v === null || v === undefined || v === '' ? '—' : String(v)

@@ -9,7 +9,7 @@ export function EvidenceChart({ view }: { view: EvidenceView }) {
   const { euiTheme } = useEuiTheme()
   if (view.bars.length === 0) return null
   const threshold = view.bars.find((b) => b.kind === 'threshold')
-  const over = view.value !== null && view.threshold !== null && view.value >= view.threshold
+  const over = view.thresholdOf === 'z' ? view.z !== null && view.threshold !== null && view.z >= view.threshold : view.value !== null && view.threshold !== null && view.value >= view.threshold
   const colour = (kind: string) => (kind === 'value' ? (over ? euiTheme.colors.danger : euiTheme.colors.primary) : kind === 'baseline' ? euiTheme.colors.textSubdued : euiTheme.colors.warning)
   return (
     <figure data-test-subj="alertEvidenceChart" style={{ margin: 0 }} aria-label="Baseline against the actual value">

@@ -25,11 +25,10 @@ import { useState } from 'react'
 import { api } from '../api/client.js'
 import { useAuth } from '../auth/AuthContext.js'
 import { Time } from '../components/format.js'
+import { revokeReasonFor } from './action-rules.js'
 import { errorText, useToasts } from './toasts.js'
 import type { Alert, KeyState } from './types.js'
 
-/** The prefilled reason of a revocation from an alert. */
-export const revokeReasonFor = (alert: Pick<Alert, 'id' | 'rule'>) => `alert ${alert.id}: ${alert.rule}`
 
 function ReasonModal({
   title,

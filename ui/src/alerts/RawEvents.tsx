@@ -30,9 +30,11 @@ export function RawEvents({ alert }: { alert: Alert }) {
   for (const e of page) {
     if (expanded[e.id]) {
       expandedRows[e.id] = (
-        <EuiCodeBlock language="json" fontSize="s" paddingSize="s" overflowHeight={320} isCopyable style={{ width: '100%' }}>
-          {JSON.stringify(e, null, 2)}
-        </EuiCodeBlock>
+        <div style={{ width: '100%' }}>
+          <EuiCodeBlock language="json" fontSize="s" paddingSize="s" overflowHeight={320} isCopyable>
+            {JSON.stringify(e, null, 2)}
+          </EuiCodeBlock>
+        </div>
       )
     }
   }
@@ -57,9 +59,9 @@ export function RawEvents({ alert }: { alert: Alert }) {
       ),
     },
     { field: 'ts', name: 'Time', width: '150px', render: (ts: string) => <Time iso={ts} /> },
-    { field: 'action', name: 'Action', truncateText: true },
+    { field: 'action', name: 'Action', width: '130px', truncateText: true },
     { field: 'outcome', name: 'Outcome', width: '90px' },
-    { field: 'reason', name: 'Reason', truncateText: true, render: (r: string | null) => r || '—' },
+    { field: 'reason', name: 'Reason', width: '130px', truncateText: true, render: (r: string | null) => r || '—' },
     { field: 'client_ip', name: 'Client IP', width: '130px', render: (ip: string | null) => ip || '—' },
     { name: 'Where', width: '110px', render: (e: EventView) => [e.geo?.city, e.geo?.country].filter(Boolean).join(', ') || '—' },
     { name: 'Evidence', width: '80px', render: (e: EventView) => (samples.has(e.id) ? <EuiBadge color="accent">sample</EuiBadge> : null) },

@@ -8,13 +8,13 @@ describe('shaping an alert evidence for the flyout', () => {
       score: 81,
       evidence: { metric: 'orders', value: 120, baseline: 20, median: 20, mad: 3, z: 9.1, threshold: 6, reason: 'zscore', sample_event_ids: ['e1', 'e2'] },
     })
-    expect(v).toMatchObject({ value: 120, baseline: 20, threshold: 6, score: 81, measure: 'orders', ratio: 6, scale: 'linear', sampleEventIds: ['e1', 'e2'] })
-    expect(v.bars.map((b) => b.kind)).toEqual(['baseline', 'value', 'threshold'])
+    expect(v).toMatchObject({ value: 120, baseline: 20, threshold: 6, thresholdOf: 'z', z: 9.1, score: 81, measure: 'orders', ratio: 6, scale: 'linear', sampleEventIds: ['e1', 'e2'] })
+    // The threshold 6 is a z-score's, not an order count: it is not drawn on the value's axis.
+    expect(v.bars.map((b) => b.kind)).toEqual(['baseline', 'value'])
     const at = Object.fromEntries(v.bars.map((b) => [b.kind, b.at]))
     expect(at.value).toBeCloseTo(120 / 132)
     expect(at.baseline).toBeCloseTo(20 / 132)
-    expect(v.details.map((d) => d.label)).toEqual(['metric', 'median', 'mad', 'z', 'reason'])
-    expect(v.details.find((d) => d.label === 'z')?.text).toBe('9.1')
+    expect(v.details.map((d) => d.label)).toEqual(['metric', 'median', 'mad', 'reason'])
   })
 
   it('switches to a log axis when the actual value dwarfs the baseline, keeping the order of the bars', () => {
@@ -22,6 +22,7 @@ describe('shaping an alert evidence for the flyout', () => {
     expect(v.baseline).toBe(211)
     expect(v.scale).toBe('log')
     expect(v.measure).toBe('qty')
+    expect(v.thresholdOf).toBe('value')
     const at = Object.fromEntries(v.bars.map((b) => [b.kind, b.at]))
     expect(at.threshold!).toBeGreaterThan(0)
     expect(at.baseline!).toBeGreaterThan(at.threshold!)
@@ -34,6 +35,9 @@ describe('shaping an alert evidence for the flyout', () => {
     const v = shapeEvidence({ score: 60, evidence: { value: 7, threshold: 5, ips: ['1.2.3.4', '5.6.7.8'], window: { from: '2026-11-27T00:00:00Z', to: '2026-11-27T00:05:00Z' } } })
     expect(v.bars.map((b) => b.kind)).toEqual(['value', 'threshold'])
     expect(v.ratio).toBeNull()
+    expect(v.thresholdOf).toBe('value')
+    // A cold-start volume alert has no z: its threshold is on the value's axis.
+    expect(shapeEvidence({ score: 80, evidence: { value: 2e7, threshold: 1e7, reason: 'cold_start' } }).bars.map((b) => b.kind)).toEqual(['value', 'threshold'])
     expect(v.window).toEqual({ from: '2026-11-27T00:00:00Z', to: '2026-11-27T00:05:00Z' })
     expect(v.details).toEqual([{ label: 'ips', text: '1.2.3.4, 5.6.7.8' }])
     const empty = shapeEvidence({ score: 10, evidence: {} })

@@ -19,6 +19,12 @@ export interface EvidenceView {
   value: number | null
   baseline: number | null
   threshold: number | null
+  /**
+   * What the threshold is compared with: the value itself, or — for rules that judge by a
+   * robust z-score against the baseline (volume.spike, order.fat_finger) — `z`.
+   */
+  thresholdOf: 'value' | 'z'
+  z: number | null
   score: number
   /** What `value` measures, when the rule says (`metric`, `field`). */
   measure: string | null
@@ -39,7 +45,7 @@ export interface EvidenceView {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
 
 /** Fields shown by the chart or elsewhere in the flyout, not repeated in the details. */
-const SHOWN = new Set(['value', 'baseline', 'threshold', 'sample_event_ids', 'window'])
+const SHOWN = new Set(['value', 'baseline', 'threshold', 'z', 'sample_event_ids', 'window'])
 
 function text(v: unknown): string {
   if (v === null || v === undefined) return '—'
@@ -61,11 +67,14 @@ export function shapeEvidence(alert: Pick<Alert, 'evidence' | 'score'>): Evidenc
   const threshold = num(ev.threshold)
   const measure = typeof ev.metric === 'string' ? ev.metric : typeof ev.field === 'string' ? ev.field : null
   const ratio = value !== null && baseline !== null && baseline > 0 ? value / baseline : null
+  const z = num(ev.z)
+  const thresholdOf: 'value' | 'z' = z !== null && (ev.reason === undefined || ev.reason === 'zscore') ? 'z' : 'value'
 
   const raw: Omit<EvidenceBar, 'at'>[] = []
   if (baseline !== null) raw.push({ kind: 'baseline', label: 'Baseline', value: baseline })
   if (value !== null) raw.push({ kind: 'value', label: 'Actual', value })
-  if (threshold !== null) raw.push({ kind: 'threshold', label: 'Threshold', value: threshold })
+  // A z-score threshold is not on the value's axis: it is shown beside the chart instead.
+  if (threshold !== null && thresholdOf === 'value') raw.push({ kind: 'threshold', label: 'Threshold', value: threshold })
   const positives = raw.map((b) => b.value).filter((v) => v > 0)
   const top = positives.length ? Math.max(...positives) : 0
   const bottom = positives.length ? Math.min(...positives) : 0
@@ -92,7 +101,7 @@ export function shapeEvidence(alert: Pick<Alert, 'evidence' | 'score'>): Evidenc
   const w = ev.window as { from?: unknown; to?: unknown } | undefined
   const window = w && typeof w.from === 'string' && typeof w.to === 'string' ? { from: w.from, to: w.to } : null
 
-  return { value, baseline, threshold, score: alert.score, measure, ratio, bars, scale, max, details, sampleEventIds: ids, window }
+  return { value, baseline, threshold, thresholdOf, z, score: alert.score, measure, ratio, bars, scale, max, details, sampleEventIds: ids, window }
 }
 
 /** The `GET /v1/events` query for the events around an alert: its key (or account, or address) over its window, a minute either side. */
