@@ -93,9 +93,14 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
   const { config, store, redis, logger, cursors } = deps
   const prefix = deps.prefix ?? 'vigil'
   const keyPrefix = await responseKeyPrefix(store, prefix)
-  // Retention (respond/src/reports/retention.ts) as ClickHouse TTLs, set where they differ.
-  const retention = (await applyRetentionPolicy(store)).filter((r) => r.outcome === 'set')
+  // Retention (respond/src/reports/retention.ts) as ClickHouse TTLs and the hot tier's storage
+  // policy, each set where it differs.
+  const changes = await applyRetentionPolicy(store)
+  const retention = changes.filter((r) => r.outcome === 'set')
   if (retention.length > 0) logger.info({ tables: retention.map((r) => r.table) }, 'retention TTLs set')
+  const tiered = changes.filter((r) => r.policy_set)
+  if (tiered.length > 0) logger.info({ tables: tiered.map((r) => r.table), storage_policy: store.tiering.policy }, 'retention storage policy set')
+  if (store.tiering.policy === null) logger.info({ why: store.tiering.why }, 'retention hot tier not in force')
   const audit = createAuditLog({ store, redis, keyPrefix, onLeaseLost: (key) => logger.warn({ key }, 'audit chain lock lost while writing') })
   const control = createControlLog({
     store,
