@@ -93,6 +93,8 @@ export function KeyPanel({ alert }: { alert: Alert & { api_key_id: string } }) {
     queryKey: ['keys', 'state', keyId],
     queryFn: ({ signal }) => api<KeyState>(`/v1/keys/${encodeURIComponent(keyId)}`, { signal }),
     enabled: auth.can('keys:read'),
+    // A playbook may revoke the key while the flyout is open.
+    refetchInterval: 10_000,
   })
   const change = useMutation({
     mutationFn: (v: { action: 'revoke' | 'restore'; reason: string }) => api<KeyState>(`/v1/keys/${encodeURIComponent(keyId)}/${v.action}`, { body: { reason: v.reason } }),

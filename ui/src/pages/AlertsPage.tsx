@@ -144,6 +144,16 @@ function AlertsView() {
   )
   const status = useAlertStream(onAlert)
 
+  // The stream starts at "now" when it first connects; an alert raised between the list's read
+  // and that moment would be in neither, so the list is read once more when it first goes live.
+  // (Reconnects resume from the last id and miss nothing.)
+  const wentLive = useRef(false)
+  useEffect(() => {
+    if (status !== 'live' || wentLive.current) return
+    wentLive.current = true
+    void qc.invalidateQueries({ queryKey: ['alerts', 'list'] })
+  }, [status, qc])
+
   const togglePause = () => {
     if (paused) {
       const held = [...waiting.current.values()]
