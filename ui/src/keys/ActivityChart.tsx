@@ -60,7 +60,7 @@ export function ActivityChart({ rows, bucketMs, from, to }: { rows: ChartRow[]; 
         />
         <BarSeries id="requests" name="Requests" {...common} yAccessors={['requests']} color={vis.euiColorVisGrey1} />
         <BarSeries id="failures" name="Failures" {...common} yAccessors={['failures']} color={vis.euiColorVisDanger0} />
-        <LineSeries id="orders" name="Orders" {...common} yAccessors={['orders']} color={vis.euiColorVis1} lineSeriesStyle={{ line: { strokeWidth: 2 }, point: { visible: 'auto' } }} />
+        <LineSeries id="orders" name="Orders" {...common} yAccessors={['orders']} color={vis.euiColorVis2} lineSeriesStyle={{ line: { strokeWidth: 2 }, point: { visible: 'auto' } }} />
       </Chart>
     </>
   )

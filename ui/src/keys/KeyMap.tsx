@@ -63,7 +63,8 @@ export function WorldMap({ locations, highlight, onHover }: { locations: readonl
                 d={s.d}
                 data-country={s.alpha2 ?? undefined}
                 data-used={isUsed ? 'true' : undefined}
-                fill={isUsed ? euiTheme.colors.backgroundLightPrimary : euiTheme.colors.lightShade}
+                fill={isUsed ? euiTheme.colors.primary : euiTheme.colors.lightShade}
+                fillOpacity={isUsed ? 0.45 : 1}
                 stroke={isUsed ? euiTheme.colors.primary : euiTheme.colors.emptyShade}
                 strokeWidth={isUsed ? 0.8 : 0.5}
               >

@@ -7,7 +7,7 @@ import { EuiBadge, EuiFlexGroup, EuiFlexItem, EuiHighlight, EuiInputPopover, Eui
 import { useState, type KeyboardEvent } from 'react'
 import { useNavigate } from 'react-router-dom'
 import { formatNumber } from '../components/format.js'
-import { groupSearchResults, keyPath, type KeySearchItem } from './model.js'
+import { groupSearchResults, keyPath, narrowResults, type KeySearchItem } from './model.js'
 import { useDebounced, useKeySearch } from './queries.js'
 
 type KeyOption = EuiSelectableOption<{ item?: KeySearchItem }>
@@ -55,18 +55,20 @@ export function KeySearch() {
   const [active, setActive] = useState<KeyOption | null>(null)
   const debounced = useDebounced(query.trim(), 250)
   const search = useKeySearch(debounced)
-  const options = searchOptions(search.data ?? [], debounced)
+  const typed = query.trim()
+  const shown = narrowResults(search.data, typed)
+  const options = searchOptions(shown ?? [], typed)
 
   const go = (apiKeyId: string) => {
     setOpen(false)
     setQuery('')
+    setActive(null)
     navigate(keyPath(apiKeyId))
   }
 
   const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
     if (e.key === 'Escape') setOpen(false)
     else if (e.key === 'Enter' && !active?.item) {
-      const typed = query.trim()
       if (typed && typed.length <= MAX_ID) {
         e.preventDefault()
         go(typed)
@@ -74,7 +76,6 @@ export function KeySearch() {
     } else if (e.key !== 'Tab') setOpen(true)
   }
 
-  const typed = query.trim()
   return (
     <EuiSelectable<{ item?: KeySearchItem }>
       aria-label="Find a key or account"
@@ -87,7 +88,7 @@ export function KeySearch() {
       onChange={(_all, _event, changed) => {
         if (changed?.item) go(changed.item.api_key_id)
       }}
-      isLoading={search.isPending}
+      isLoading={shown === null && !search.error}
       errorMessage={search.error ? `Could not search: ${search.error.message}` : null}
       emptyMessage={typed ? `No key or account starts with “${typed}”. Enter opens key “${typed}” anyway.` : 'No keys seen yet: keys appear here once events name them.'}
       noMatchesMessage={`No key or account starts with “${typed}”. Enter opens key “${typed}” anyway.`}
@@ -97,7 +98,11 @@ export function KeySearch() {
         value: query,
         placeholder: 'Search a key or an account (prefix)…',
         'data-test-subj': 'keySearch',
-        onChange: (value) => setQuery(value),
+        onChange: (value) => {
+          setQuery(value)
+          // Typing clears EuiSelectable's highlighted option; Enter then means the text typed.
+          setActive(null)
+        },
         onFocus: () => setOpen(true),
         onKeyDown,
         fullWidth: true,

@@ -66,6 +66,7 @@ export function KeyView({ apiKeyId }: { apiKeyId: string }) {
   const first = rows[0]?.x
   const last = rows[rows.length - 1]?.x
   const bucketMs = a?.bucket_ms ?? 60_000
+  const idle = a ? a.buckets.every((b) => b.requests === 0 && b.orders === 0 && b.failures === 0) : false
 
   return (
     <>
@@ -115,11 +116,23 @@ export function KeyView({ apiKeyId }: { apiKeyId: string }) {
       <EuiSpacer size="m" />
       <Section title="Requests, orders and failures against the baseline band" extra={a && <EuiText size="xs" color="subdued">{`${bucketLabel(bucketMs)} buckets`}</EuiText>}>
         <div data-test-subj="keyActivityChart" style={{ height: CHART_HEIGHT }}>
-          {a && first !== undefined && last !== undefined ? (
+          {a && !idle && first !== undefined && last !== undefined ? (
             <ActivityChart rows={rows} bucketMs={bucketMs} from={first} to={last} />
           ) : (
             <EuiFlexGroup alignItems="center" justifyContent="center" style={{ height: CHART_HEIGHT }}>
-              <EuiFlexItem grow={false}>{activity.isPending ? <EuiLoadingChart size="xl" /> : <EuiText color="subdued">No activity to show.</EuiText>}</EuiFlexItem>
+              <EuiFlexItem grow={false}>
+                {activity.isPending ? (
+                  <EuiLoadingChart size="xl" />
+                ) : (
+                  <EuiText color="subdued" textAlign="center" size="s" data-test-subj="keyActivityEmpty">
+                    <p>
+                      No requests from this key in this period.
+                      <br />
+                      Requests, orders and failures per bucket appear here, with the baseline band once the key has enough history.
+                    </p>
+                  </EuiText>
+                )}
+              </EuiFlexItem>
             </EuiFlexGroup>
           )}
         </div>

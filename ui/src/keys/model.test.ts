@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bucketLabel, chartRows, groupSearchResults, keyApiPath, keyPath, reasonError, resolveRange, summarise, type ActivityBucket, type KeySearchItem } from './model.js'
+import { bucketLabel, chartRows, groupSearchResults, keyApiPath, keyPath, narrowResults, reasonError, resolveRange, summarise, type ActivityBucket, type KeySearchItem } from './model.js'
 
 const item = (api_key_id: string, account_id: string | null): KeySearchItem => ({ api_key_id, account_id, last_seen: '2026-11-27T00:00:00Z', events_24h: 1, failures_24h: 0 })
 
@@ -25,6 +25,23 @@ describe('search results', () => {
 
   it('puts a key matched by id under Keys even when its account matches too', () => {
     expect(groupSearchResults([item('ak_9', 'ak_account')], 'ak').map((g) => g.kind)).toEqual(['keys'])
+  })
+})
+
+describe('suggestions while typing', () => {
+  const answer = { q: 'ak', items: [item('ak_1', 'ACC-1'), item('ak_22', 'ak_acct'), item('ak_3', null)] }
+
+  it('narrows an answer for a shorter prefix to what still matches by key or account', () => {
+    expect(narrowResults(answer, 'ak')?.map((i) => i.api_key_id)).toEqual(['ak_1', 'ak_22', 'ak_3'])
+    expect(narrowResults(answer, 'ak_2 ')?.map((i) => i.api_key_id)).toEqual(['ak_22'])
+    expect(narrowResults(answer, 'ak_a')?.map((i) => i.api_key_id)).toEqual(['ak_22'])
+    expect(narrowResults(answer, 'ak_9')).toEqual([])
+  })
+
+  it('has nothing to show for an answer to another query, or none yet', () => {
+    expect(narrowResults(answer, 'a')).toBeNull()
+    expect(narrowResults(answer, 'ACC')).toBeNull()
+    expect(narrowResults(undefined, 'ak')).toBeNull()
   })
 })
 

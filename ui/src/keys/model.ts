@@ -113,6 +113,19 @@ export function groupSearchResults(items: readonly KeySearchItem[], q: string): 
   return groups
 }
 
+/**
+ * What the suggestions show while the answer for `typed` is on its way: an answer for a shorter
+ * prefix narrowed to what still matches (it holds every match of the longer one, up to its limit),
+ * or null when the answer on hand is for something else and cannot be narrowed.
+ */
+export function narrowResults(answer: { q: string; items: readonly KeySearchItem[] } | undefined, typed: string): KeySearchItem[] | null {
+  if (!answer) return null
+  const q = typed.trim()
+  if (answer.q === q) return [...answer.items]
+  if (!q.startsWith(answer.q)) return null
+  return answer.items.filter((i) => i.api_key_id.startsWith(q) || (i.account_id?.startsWith(q) ?? false))
+}
+
 /** One row of the activity chart; band values are null where volume.spike has no baseline. */
 export interface ChartRow {
   x: number

@@ -14,10 +14,11 @@ export function useDebounced<T>(value: T, ms: number): T {
   return settled
 }
 
+/** Keys matching a prefix; the answer names its query, since an earlier answer stays shown while the next loads. */
 export function useKeySearch(q: string, limit = 20) {
-  return useQuery<KeySearchItem[]>({
+  return useQuery<{ q: string; items: KeySearchItem[] }>({
     queryKey: ['keys', 'search', q, limit],
-    queryFn: ({ signal }) => api<{ items: KeySearchItem[] }>('/v1/keys', { query: { q, limit }, signal }).then((r) => r.items),
+    queryFn: ({ signal }) => api<{ items: KeySearchItem[] }>('/v1/keys', { query: { q, limit }, signal }).then((r) => ({ q, items: r.items })),
     placeholderData: keepPreviousData,
     staleTime: 10_000,
   })

@@ -49,7 +49,7 @@ function RecentKeys() {
       <EuiInMemoryTable<KeySearchItem>
         tableCaption="The 100 most recently seen keys"
         data-test-subj="keyRecent"
-        items={recent.data ?? []}
+        items={recent.data?.items ?? []}
         itemId="api_key_id"
         loading={recent.isPending}
         columns={columns}
