@@ -54,7 +54,8 @@ export function KeySearch() {
   const [open, setOpen] = useState(false)
   const [active, setActive] = useState<KeyOption | null>(null)
   const debounced = useDebounced(query.trim(), 250)
-  const search = useKeySearch(debounced)
+  // Asked only once the list is wanted: a key's page does not search until someone types.
+  const search = useKeySearch(debounced, 20, open || debounced !== '')
   const typed = query.trim()
   const shown = narrowResults(search.data, typed)
   const options = searchOptions(shown ?? [], typed)

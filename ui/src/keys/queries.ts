@@ -15,9 +15,10 @@ export function useDebounced<T>(value: T, ms: number): T {
 }
 
 /** Keys matching a prefix; the answer names its query, since an earlier answer stays shown while the next loads. */
-export function useKeySearch(q: string, limit = 20) {
+export function useKeySearch(q: string, limit = 20, enabled = true) {
   return useQuery<{ q: string; items: KeySearchItem[] }>({
     queryKey: ['keys', 'search', q, limit],
+    enabled,
     queryFn: ({ signal }) => api<{ items: KeySearchItem[] }>('/v1/keys', { query: { q, limit }, signal }).then((r) => ({ q, items: r.items })),
     placeholderData: keepPreviousData,
     staleTime: 10_000,
