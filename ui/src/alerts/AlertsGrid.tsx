@@ -139,7 +139,6 @@ export function AlertsGrid({ rows, highlighted, height, onOpen, onNearEnd }: Ale
       renderCellValue={renderCellValue}
       sorting={{ columns: sorting, onSort: (cols) => setSorting(cols as SortSpec[]) }}
       gridStyle={{ border: 'horizontal', header: 'underline', rowHover: 'highlight', stripes: false, fontSize: 's', cellPadding: 's', rowClasses }}
-      rowHeightsOptions={{ defaultHeight: 34 }}
       toolbarVisibility={{ showColumnSelector: true, showSortSelector: true, showDisplaySelector: false, showFullScreenSelector: true, showKeyboardShortcuts: true }}
       height={height}
       width="100%"
