@@ -13,6 +13,7 @@ import {
   EuiSkipLink,
   EuiText,
   EuiToolTip,
+  useEuiTheme,
 } from '@elastic/eui'
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import { Suspense, useState } from 'react'
@@ -20,6 +21,7 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation, useNavigate } from
 import { ApiError } from './api/client.js'
 import { AuthProvider, useAuth } from './auth/AuthContext.js'
 import { SignIn } from './auth/SignIn.js'
+import { PageErrorBoundary } from './components/PageErrorBoundary.js'
 import { PAGES } from './routes.js'
 
 type ColorMode = 'dark' | 'light'
@@ -39,6 +41,7 @@ function Shell({ colorMode, toggleTheme }: { colorMode: ColorMode; toggleTheme: 
   const auth = useAuth()
   const location = useLocation()
   const navigate = useNavigate()
+  const { euiTheme } = useEuiTheme()
   if (auth.state.status !== 'signed-in') return <SignIn />
   const me = auth.state.me
   const pages = PAGES.filter((p) => auth.can(p.permission))
@@ -99,16 +102,18 @@ function Shell({ colorMode, toggleTheme }: { colorMode: ColorMode; toggleTheme: 
             ]}
           />
         </EuiPageTemplate.Sidebar>
-        <main id="vigil-main" tabIndex={-1} style={{ width: '100%' }}>
-          <Suspense fallback={<EuiLoadingSpinner size="xl" />}>
-            <Routes>
-              {pages.map((p) => {
-                const Page = p.component
-                return <Route key={p.path} path={p.pattern} element={<Page />} />
-              })}
-              <Route path="*" element={<Navigate to={home} replace />} />
-            </Routes>
-          </Suspense>
+        <main id="vigil-main" tabIndex={-1} style={{ width: '100%', minWidth: 0, padding: euiTheme.size.l }}>
+          <PageErrorBoundary resetKey={location.pathname}>
+            <Suspense fallback={<EuiLoadingSpinner size="xl" />}>
+              <Routes>
+                {pages.map((p) => {
+                  const Page = p.component
+                  return <Route key={p.path} path={p.pattern} element={<Page />} />
+                })}
+                <Route path="*" element={<Navigate to={home} replace />} />
+              </Routes>
+            </Suspense>
+          </PageErrorBoundary>
         </main>
       </EuiPageTemplate>
     </>
