@@ -211,7 +211,7 @@ function AlertsView() {
   }
 
   return (
-    <div style={{ padding: 16 }}>
+    <div>
       <EuiFlexGroup alignItems="center" gutterSize="m" responsive={false} wrap>
         <EuiFlexItem grow={false}>
           <EuiTitle size="m">
