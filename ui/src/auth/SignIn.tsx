@@ -13,6 +13,7 @@ import {
   EuiForm,
   EuiFormRow,
   EuiImage,
+  EuiLoadingSpinner,
   EuiPanel,
   EuiSpacer,
   EuiText,
@@ -213,6 +214,12 @@ export function SignIn() {
       return <EnrolStep />
     case 'recovery-codes':
       return <RecoveryCodesStep codes={state.codes} />
+    case 'loading':
+      return (
+        <div style={{ display: 'flex', justifyContent: 'center', paddingTop: '20vh' }} data-test-subj="signInLoading">
+          <EuiLoadingSpinner size="xxl" aria-label="Signing in" />
+        </div>
+      )
     default:
       return null
   }

@@ -7,7 +7,7 @@
 import { AreaSeries, Axis, BarSeries, Chart, getChartsTheme, LineSeries, niceTimeFormatter, Position, ScaleType, Settings, Tooltip } from '@elastic/charts'
 import { useEuiTheme } from '@elastic/eui'
 import { useMemo } from 'react'
-import { ChartStyles } from '../overview/chartTheme.js'
+import { ChartStyles } from '../components/chartTheme.js'
 import type { ChartRow } from './model.js'
 
 export const CHART_HEIGHT = 300

@@ -2,7 +2,7 @@
 import { AreaSeries, Axis, BarSeries, Chart, niceTimeFormatter, Position, ScaleType, Settings, type SeriesColorAccessor } from '@elastic/charts'
 import { EuiFlexGroup, EuiFlexItem, EuiLoadingChart, EuiPanel, EuiText, EuiTitle } from '@elastic/eui'
 import { useMemo } from 'react'
-import { ChartStyles, useChartTheme } from './chartTheme.js'
+import { ChartStyles, useChartTheme } from '../components/chartTheme.js'
 import { eventRates, severityRows, type Overview, type SeverityName } from './series.js'
 
 /** Fixed height so live refreshes never move the page. */

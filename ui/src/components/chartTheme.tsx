@@ -10,7 +10,7 @@ import chartsLightCss from '@elastic/charts/dist/theme_only_light.css?inline'
 import { useEuiTheme } from '@elastic/eui'
 import { Global } from '@emotion/react'
 import { useMemo } from 'react'
-import type { SeverityName } from './series.js'
+import type { Severity as SeverityName } from './format.js'
 
 export function ChartStyles() {
   const { colorMode } = useEuiTheme()
