@@ -4,7 +4,7 @@ import { streamEvents } from '../api/sse.js'
 import { parseAlertMessage } from './merge.js'
 import type { Alert } from './types.js'
 
-export type LiveStatus = 'connecting' | 'live' | 'retrying'
+export type LiveStatus = 'connecting' | 'live' | 'retrying' | 'stopped'
 
 export function useAlertStream(onAlert: (a: Alert) => void): LiveStatus {
   const [status, setStatus] = useState<LiveStatus>('connecting')

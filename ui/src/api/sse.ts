@@ -12,7 +12,7 @@ export interface SseMessage {
 
 export interface StreamOptions {
   onMessage: (msg: SseMessage) => void
-  onStatus?: (status: 'connecting' | 'live' | 'retrying') => void
+  onStatus?: (status: 'connecting' | 'live' | 'retrying' | 'stopped') => void
   signal: AbortSignal
 }
 
@@ -54,6 +54,17 @@ export async function streamEvents(path: string, opts: StreamOptions): Promise<v
     opts.onStatus?.('connecting')
     try {
       const res = await apiFetch(path, { signal: opts.signal, headers: lastId ? { 'last-event-id': lastId } : undefined })
+      if (res.status === 400 && lastId !== undefined) {
+        // The resume point is no longer known (e.g. older than the server keeps): start afresh;
+        // what changed meanwhile shows at the list's next read (Refresh).
+        lastId = undefined
+        throw new Error('resume point refused')
+      }
+      if (res.status === 401 || res.status === 403) {
+        // Signed out or not allowed: retrying cannot help; the session handling takes over.
+        opts.onStatus?.('stopped')
+        return
+      }
       if (!res.ok || !res.body) throw new Error(`stream answered ${res.status}`)
       opts.onStatus?.('live')
       delay = 500

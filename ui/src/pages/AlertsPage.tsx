@@ -36,12 +36,12 @@ const GRID_HEIGHT = 'max(420px, calc(100vh - 300px))'
 const HIGHLIGHT_MS = 4000
 
 function LiveIndicator({ status, paused, waiting, onToggle }: { status: LiveStatus; paused: boolean; waiting: number; onToggle: () => void }) {
-  const text = status === 'live' ? 'Live' : status === 'retrying' ? 'Reconnecting' : 'Connecting'
-  const colour = status === 'live' ? (paused ? 'warning' : 'success') : status === 'retrying' ? 'danger' : 'subdued'
+  const text = status === 'live' ? 'Live' : status === 'retrying' ? 'Reconnecting' : status === 'stopped' ? 'Stopped' : 'Connecting'
+  const colour = status === 'live' ? (paused ? 'warning' : 'success') : status === 'retrying' || status === 'stopped' ? 'danger' : 'subdued'
   return (
     <EuiFlexGroup gutterSize="s" alignItems="center" responsive={false}>
       <EuiFlexItem grow={false}>
-        <EuiToolTip content={status === 'live' ? 'New and changed alerts arrive as detection raises them.' : 'The live stream dropped; it resumes where it left off.'}>
+        <EuiToolTip content={status === 'live' ? 'New and changed alerts arrive as detection raises them.' : status === 'stopped' ? 'The live stream was refused (signed out or not allowed); reload after signing in.' : 'The live stream dropped; it resumes where it left off.'}>
           <EuiHealth color={colour} data-test-subj="alertsLive" data-live-status={status} tabIndex={0}>
             {text}
             {paused ? ` · paused${waiting > 0 ? ` (${formatNumber(waiting)} waiting)` : ''}` : ''}
