@@ -1,8 +1,10 @@
 /**
  * The playbook engine: what `vigil up` starts for response.
  *
- * A worker on the BullMQ queue `alerts` (filled by detect, job data = `Alert`) starts a run
- * for each (alert, matching playbook). A run's steps go one at a time through the queue
+ * A worker on the BullMQ queue `alerts` (filled by detect, job data = `Alert`) matches the
+ * playbooks, revokes at pickup (below) and queues on `respond-runs` a run start for each
+ * (alert, matching playbook), job id = run id; that queue's worker writes the run record and
+ * queues its first steps. A run's steps go one at a time through the queue
  * `respond-steps`, each a job whose id is the step's idempotency key
  * `<alert id>.<playbook id>.<step index>`; the next step is queued when one completes.
  * Containment steps — after the first, destructive (revoke_key, kill_switch), without
@@ -49,6 +51,12 @@ export const STEPS_QUEUE = 'respond-steps'
 /** Containment steps (destructive, unapproved, condition on the alert) queued at run start. */
 export const CONTAINMENT_QUEUE = 'respond-containment'
 export const DIGEST_QUEUE = 'respond-digest'
+/**
+ * Playbook runs to start: the `alerts` worker only matches playbooks, revokes at pickup and
+ * hands each (alert, playbook) here (job id = run id), so a burst of alerts leaves the
+ * `alerts` queue at the pace of the control log's group commits, not of run bookkeeping.
+ */
+export const RUNS_QUEUE = 'respond-runs'
 const BACKOFF_TYPE = 'vigil-exponential-jitter'
 /** No retry waits longer than this. */
 export const MAX_BACKOFF_MS = 10 * 60_000
@@ -93,8 +101,10 @@ export interface ResponseDeps {
   stepConcurrency?: number
   /** Concurrency of the `respond-containment` worker. @defaultValue 16 */
   containmentConcurrency?: number
-  /** Concurrency of the `alerts` worker (run starts). @defaultValue 16 */
+  /** Concurrency of the `alerts` worker (playbook matching and revocation at pickup). @defaultValue 64 */
   alertConcurrency?: number
+  /** Concurrency of the `respond-runs` worker (run records, first steps queued). @defaultValue 16 */
+  runConcurrency?: number
   /** Sends the daily digest of medium/low incidents. @defaultValue notify-email's `sendDigest` */
   sendDigest?: DigestSender
   /** Cron pattern (UTC) of the digest. @defaultValue `'0 7 * * *'`; `null` schedules none. */
@@ -124,6 +134,15 @@ export interface Response {
   sendDigest(nowMs?: number): Promise<{ incidents: number; sent: boolean }>
   close(): Promise<void>
 }
+
+/** A `respond-runs` job: start the run of one playbook for one alert. */
+interface RunJobData {
+  alert: Alert
+  playbook: string
+}
+
+/** Attempts of a run start (its statements are idempotent; a store hiccup should not lose a run). */
+const RUN_ATTEMPTS = 8
 
 interface StepJobData {
   runId: string
@@ -194,6 +213,7 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
   }
   const stepsQueue = new Queue<StepJobData>(STEPS_QUEUE, { connection, prefix })
   const containmentQueue = new Queue<StepJobData>(CONTAINMENT_QUEUE, { connection, prefix })
+  const runsQueue = new Queue<RunJobData>(RUNS_QUEUE, { connection, prefix })
 
   const timeline = async (incidentId: string | null, entry: Parameters<IncidentStore['addTimeline']>[1]) => {
     if (incidentId) await deps.incidents.addTimeline(incidentId, entry)
@@ -637,10 +657,17 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
       const matched = matchPlaybooks(playbooks, alert)
       if (matched.length === 0) log.info({ alert: alert.id, rule: alert.rule, severity: alert.severity }, 'no playbook for alert')
       await revokeAtPickup(alert, matched)
-      for (const playbook of matched) await startRun(alert, playbook)
+      // Idempotent: a run job's id is its run id, and startRun finds a run that exists.
+      await runsQueue.addBulk(
+        matched.map((playbook) => ({
+          name: 'run',
+          data: { alert, playbook: playbook.id },
+          opts: { jobId: runIdOf(alert.id, playbook.id), attempts: RUN_ATTEMPTS, backoff: { type: BACKOFF_TYPE, delay: 1000 }, removeOnComplete: { age: 7 * 86_400, count: 100_000 }, removeOnFail: { age: 30 * 86_400 } },
+        })),
+      )
       return { playbooks: matched.map((p) => p.id) }
     },
-    { connection, prefix, concurrency: deps.alertConcurrency ?? 16 },
+    { connection, prefix, concurrency: deps.alertConcurrency ?? 64 },
   )
   alertsWorker.on('error', onWorkerError('alerts'))
   alertsWorker.on('failed', (job, err) => log.error({ job: job?.id, err: errText(err) }, 'alert not handled'))
@@ -651,6 +678,18 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
       return backoffDelay(attemptsMade, delay)
     },
   }
+  const runsWorker = new Worker<RunJobData>(
+    RUNS_QUEUE,
+    async (job) => {
+      const playbook = playbookById.get(job.data.playbook)
+      if (!playbook) throw new UnrecoverableError(`playbook ${job.data.playbook} is not loaded`)
+      if (!isAlert(job.data.alert)) throw new UnrecoverableError('job data is not an alert')
+      await startRun(job.data.alert, playbook)
+    },
+    { connection, prefix, concurrency: deps.runConcurrency ?? 16, settings: stepSettings },
+  )
+  runsWorker.on('error', onWorkerError('runs'))
+  runsWorker.on('failed', (job, err) => log.error({ job: job?.id, err: errText(err) }, 'playbook run not started'))
   const stepsWorker = new Worker<StepJobData>(STEPS_QUEUE, processStep, { connection, prefix, concurrency: deps.stepConcurrency ?? 8, settings: stepSettings })
   stepsWorker.on('error', onWorkerError('steps'))
   // The same processing (retries, dead letters, run log, timeline) on its own queue and workers.
@@ -677,12 +716,14 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     sendDigest,
     async close() {
       await alertsWorker.close()
+      await runsWorker.close()
       await stepsWorker.close()
       await containmentWorker.close()
       await digestWorker.close()
       await approvals.close()
       await stepsQueue.close()
       await containmentQueue.close()
+      await runsQueue.close()
       await digestQueue.close()
       connection.disconnect()
     },
