@@ -168,8 +168,17 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
         ...(opts.json ? { logDestination: process.stderr } : {}),
       })
       emit(opts.json === true, {
-        json: { status: 'up', url: handle.url, pid: process.pid, demo: opts.demo === true, ...(handle.demoUrl ? { demo_api: handle.demoUrl } : {}) },
-        human: `vigil is up on ${handle.url}${handle.demoUrl ? `, with the demo trading API on ${handle.demoUrl} sending as source "demo"` : ''} (Ctrl-C stops it)\n`,
+        json: {
+          status: 'up',
+          url: handle.url,
+          pid: process.pid,
+          demo: opts.demo === true,
+          ...(handle.demoUrl ? { demo_api: handle.demoUrl } : {}),
+          ...(handle.demoAccount ? { demo_account: { email: handle.demoAccount.email, password_file: handle.demoAccount.file } } : {}),
+        },
+        human:
+          `vigil is up on ${handle.url}${handle.demoUrl ? `, with the demo trading API on ${handle.demoUrl} sending as source "demo"` : ''} (Ctrl-C stops it)\n` +
+          (handle.demoAccount ? `Dashboard: ${handle.url}/ — sign in as ${handle.demoAccount.email} with the password in ${handle.demoAccount.file}\n` : ''),
       })
       exitCode = undefined
     })

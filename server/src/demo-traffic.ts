@@ -9,13 +9,14 @@
  * post or store directly, without a trading API.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import type { Logger } from 'pino'
 import { isVigilError, signPayload } from '@vigil/core'
 import { startLiveDemo, type LiveDemo } from '@vigil/demo'
 import type { SourceRegistry } from '@vigil/ingest'
+import type { People } from './people.js'
 
 export type Rng = () => number
 
@@ -245,4 +246,21 @@ export async function startDemo(sources: SourceRegistry, url: string, logger: Lo
     logger: logger.child({ part: 'demo' }),
     ...(tls ? { tls: { ca: readFileSync(tls.certFile) } } : {}),
   })
+}
+
+/** The person `vigil up --demo` creates so the dashboard can be tried at once. */
+export const DEMO_ADMIN_EMAIL = 'admin@demo.example'
+
+/**
+ * `vigil up --demo` on a Vigil without people: adds `admin@demo.example` (role admin) with a
+ * generated password written to `<dataDir>/demo-admin-password` (owner-only), never logged.
+ * Returns null when people exist already (the demo never adds a second account or resets one).
+ */
+export async function demoSignIn(people: Pick<People, 'add' | 'users'>, dataDir: string): Promise<{ email: string; file: string } | null> {
+  if ((await people.users.list()).length > 0) return null
+  const added = await people.add(DEMO_ADMIN_EMAIL, { role: 'admin' }, 'vigil up --demo')
+  if (!added.initial_password) return null
+  const file = path.join(dataDir, 'demo-admin-password')
+  writeFileSync(file, `${added.initial_password}\n`, { mode: 0o600 })
+  return { email: DEMO_ADMIN_EMAIL, file }
 }

@@ -35,7 +35,7 @@ import { buildApp } from './app.js'
 import { overviewRoutes } from './overview-route.js'
 import { dashboardRoutes } from './dashboard.js'
 import { createCursorCodec, deriveCursorKey } from './cursor.js'
-import { startDemo } from './demo-traffic.js'
+import { demoSignIn, startDemo } from './demo-traffic.js'
 import { hardeningFromConfig } from './hardening.js'
 import { createMetricsRegistry } from './metrics-route.js'
 import { SERVER_MIGRATIONS_DIR } from './migrations.js'
@@ -68,6 +68,8 @@ export interface VigilHandle {
   readonly adminSocket: string | undefined
   /** Where the demo trading API listens (`demo: true`), e.g. `http://127.0.0.1:41234`; undefined without. */
   readonly demoUrl: string | undefined
+  /** The dashboard account `--demo` created on a Vigil without people (password in `file`); null otherwise. */
+  readonly demoAccount: { email: string; file: string } | null
   /** Stops listening, flushes ingest, stops Redis, closes the store. Safe to call twice. */
   close(): Promise<void>
 }
@@ -245,10 +247,13 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     logger.info({ url, store: store.kind }, 'vigil is up')
 
     let demoUrl: string | undefined
+    let demoAccount: { email: string; file: string } | null = null
     if (opts.demo) {
       const demo = await startDemo(sources, url, logger, config.dataDir, config.tls.cert !== undefined ? { certFile: config.tls.cert } : undefined)
       undo.push({ what: 'demo', run: () => demo.stop() })
       demoUrl = demo.url
+      demoAccount = await demoSignIn(people, config.dataDir)
+      if (demoAccount) logger.info({ dashboard: url, email: demoAccount.email, password_file: demoAccount.file }, 'demo: sign in to the dashboard with the password in password_file (first sign-in enrols an authenticator)')
     }
 
     let closing: Promise<void> | undefined
@@ -263,6 +268,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       respond,
       adminSocket: adminSocket?.path,
       demoUrl,
+      demoAccount,
       close() {
         closing ??= (async () => {
           logger.info('shutting down')

@@ -7,7 +7,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { exited, freePort, ROOT, tempDataDir, VIGIL_BIN, vigilJson } from './vigil-process.js'
 
 const dataDir = tempDataDir('vigil-demo-e2e-')
@@ -82,6 +82,16 @@ beforeAll(async () => {
   expect((await fetch(`${up.demo_api as string}/health`)).status).toBe(200)
   expect((await fetch(`${up.demo_api as string}/v1/positions`)).status).toBe(401)
   url = up.url as string
+  // A fresh Vigil with the demo gets one dashboard account, its password in an owner-only file, never in the log.
+  const account = up.demo_account as { email: string; password_file: string }
+  expect(account.email).toBe('admin@demo.example')
+  expect(statSync(account.password_file).mode & 0o777).toBe(0o600)
+  const password = readFileSync(account.password_file, 'utf8').trim()
+  expect(password.length).toBeGreaterThanOrEqual(12)
+  expect(stderr).not.toContain(password)
+  const login = await fetch(`${url}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: account.email, password }) })
+  expect(login.status).toBe(200)
+  expect(await login.json()).toMatchObject({ next: 'enrol' })
 }, 120_000)
 
 afterAll(async () => {
