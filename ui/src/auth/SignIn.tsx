@@ -35,13 +35,15 @@ function messageOf(err: unknown): string {
 function Frame({ title, children }: { title: string; children: ReactNode }) {
   return (
     <div style={{ display: 'flex', justifyContent: 'center', paddingTop: '10vh' }}>
-      <EuiPanel paddingSize="l" style={{ width: 420 }} hasShadow>
+      <div style={{ width: 420, maxWidth: '100%' }}>
+        <EuiPanel paddingSize="l" hasShadow>
         <EuiTitle size="m">
           <h1>{title}</h1>
         </EuiTitle>
         <EuiSpacer />
-        {children}
-      </EuiPanel>
+          {children}
+        </EuiPanel>
+      </div>
     </div>
   )
 }
