@@ -57,7 +57,7 @@ export interface ResponseSideDeps {
   /** detect's alert store: Slack's Acknowledge, and each alert's incident_id. */
   alerts: Pick<AlertStore, 'attachIncident' | 'setStatus' | 'get'>
   cursors: CursorCodec
-  /** BullMQ and Redis key prefix. @defaultValue `'vigil'` */
+  /** Redis key prefix (and, when given, the BullMQ prefix too). @defaultValue `'vigil'` (queues: `queuePrefixOf`) */
   prefix?: string
   /** @defaultValue `rules/playbooks` of this checkout */
   playbooksDir?: string
@@ -89,10 +89,21 @@ export async function responseKeyPrefix(store: Store, prefix = 'vigil'): Promise
   return `${prefix}:${await instanceId(store)}:`
 }
 
+/**
+ * The BullMQ prefix of this deployment's queues (`alerts`, `respond-*`, reports):
+ * `vigil:<deployment id>`, so two Vigils sharing one Redis never take each other's jobs (a
+ * worker of one would act on an alert of the other against its own store). Detection must
+ * publish on the same prefix (runtime.ts).
+ */
+export async function queuePrefixOf(store: Store): Promise<string> {
+  return `vigil:${await instanceId(store)}`
+}
+
 export async function startResponseSide(deps: ResponseSideDeps): Promise<ResponseSide> {
   const { config, store, redis, logger, cursors } = deps
   const prefix = deps.prefix ?? 'vigil'
   const keyPrefix = await responseKeyPrefix(store, prefix)
+  const queuePrefix = deps.prefix ?? (await queuePrefixOf(store))
   // Retention (respond/src/reports/retention.ts) as ClickHouse TTLs and the hot tier's storage
   // policy, each set where it differs.
   const changes = await applyRetentionPolicy(store)
@@ -139,7 +150,7 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
       audit,
       control,
       cursors,
-      queuePrefix: prefix,
+      queuePrefix,
       // A webhook step signs with the current secret of the source it names: the receiver
       // verifies it like ingest does, and no secret is ever written in a playbook.
       secrets: { resolve: async (ref) => (await deps.secretsFor(ref))?.[0] ?? null },
@@ -157,7 +168,7 @@ export async function startResponseSide(deps: ResponseSideDeps): Promise<Respons
   if (deps.reportSchedulesFile !== null) {
     try {
       const list = loadReportSchedules(deps.reportSchedulesFile ?? DEFAULT_REPORT_SCHEDULES_FILE)
-      schedules = await startReportSchedules({ config, redis, logger, reports, schedules: list, prefix })
+      schedules = await startReportSchedules({ config, redis, logger, reports, schedules: list, prefix: queuePrefix })
     } catch (err) {
       // A schedules file that does not load stops start-up, like a playbook that does not.
       await response.close().catch(() => {})

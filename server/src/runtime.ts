@@ -39,7 +39,7 @@ import { demoSignIn, startDemo } from './demo-traffic.js'
 import { hardeningFromConfig } from './hardening.js'
 import { createMetricsRegistry } from './metrics-route.js'
 import { SERVER_MIGRATIONS_DIR } from './migrations.js'
-import { responseKeyPrefix, startResponseSide, type ResponseSide } from './response-wiring.js'
+import { queuePrefixOf, responseKeyPrefix, startResponseSide, type ResponseSide } from './response-wiring.js'
 import { authRoutes } from './auth-routes.js'
 import { keyExplorerRoutes } from './key-explorer.js'
 import { createPeople, type People } from './people.js'
@@ -210,6 +210,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       store,
       redis: redis.redis,
       logger,
+      queuePrefix: await queuePrefixOf(store),
       cursors: createCursorCodec(cursorKey),
       onLatency: (seconds, rule) => alertLatency.observe({ rule }, seconds),
     })

@@ -9,7 +9,7 @@
  *    with its arrival time.
  * 3. The burst: N critical `auth.brute_force` findings on N distinct API keys, each stored the
  *    way detection stores it (`AlertStore.upsert(finding, rule suppression)`) and then added to
- *    the BullMQ queue `alerts` (prefix `vigil`, job id = alert id, detection's job options),
+ *    the BullMQ queue `alerts` (prefix `vigil:<deployment id>`, job id = alert id, detection's job options),
  *    C at a time. Playbook `critical_credential_attack` runs for each: open_incident,
  *    revoke_key, then notify_slack and notify_email (unconfigured here, so skipped).
  * 4. Latency per alert = the delta's arrival on the stream − the moment `upsert` resolved (the
@@ -35,7 +35,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { loadConfig, signPayload } from '@vigil/core'
+import { instanceId, loadConfig, signPayload } from '@vigil/core'
 import { AlertStore, loadRules, DEFAULT_RULES_DIR, type Finding } from '@vigil/detect'
 import { startVigil } from '@vigil/server'
 import { machine, writeSection } from './machine.js'
@@ -165,7 +165,8 @@ try {
     password: readFileSync(path.join(redisDir, 'password'), 'utf8').trim(),
     maxRetriesPerRequest: null,
   })
-  const queue = new Queue('alerts', { connection: queueConnection, prefix: 'vigil' })
+  // This deployment's queues (server's queuePrefixOf): `vigil:<deployment id>`.
+  const queue = new Queue('alerts', { connection: queueConnection, prefix: `vigil:${await instanceId(handle.store)}` })
   let guard: Awaited<ReturnType<typeof openGuard>> | undefined
   try {
     const { secret } = await handle.sources.add('bench', { by: 'bench respond' })
@@ -400,7 +401,7 @@ engine ticking on an empty stream, the playbook engine with the stock playbooks)
 \`GET /v1/control/stream\` over HTTP in the same process. First ${aloneN} alerts one at a time, each waited for (the floor:
 nothing queued ahead). Then the burst: ${n(alertsN)} critical \`auth.brute_force\` alerts on as many API keys, each stored as
 detection stores it (\`AlertStore.upsert\` with the rule's suppression) and then added to the \`alerts\` queue (prefix
-\`vigil\`, job id = alert id, detection's job options), ${concurrency === alertsN ? 'all at once' : `${concurrency} at a time`}. Playbook \`${PLAYBOOK}\` runs for each:
+\`vigil:<deployment id>\`, job id = alert id, detection's job options), ${concurrency === alertsN ? 'all at once' : `${concurrency} at a time`}. Playbook \`${PLAYBOOK}\` runs for each:
 open_incident, revoke_key, notify_slack and notify_email (neither configured, so skipped).
 **Latency = the \`key_revoked\` delta read on the stream − the moment \`upsert\` resolved** (the alert stored and read
 back; the queue hand-over is inside the figure).
