@@ -11,11 +11,13 @@ if [ "$(printf '%s\n%s\n' "$need_node" "$have_node" | sort -V | head -n1)" != "$
   exit 1
 fi
 
+apt_updated=0
 apt_install() {
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing Debian packages: $*"
-  $sudo apt-get update -qq
+  # One index update per run, even when a second install follows.
+  if [ "$apt_updated" = 0 ]; then $sudo apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
@@ -30,8 +32,11 @@ if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 # npm test asks for it (VIGIL_SETUP_BROWSER=1), npm run demo does not. Installed on its own,
 # so a machine without a chromium package still sets up everything else; that test then
 # fails saying what is missing.
+# It installs in the background while the npm packages install and the build runs.
+browser_pid=""
 if [ "${VIGIL_SETUP_BROWSER:-0}" = "1" ] && [ -z "${VIGIL_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  apt_install chromium || echo "setup: could not install chromium; the dashboard end-to-end test needs it (or VIGIL_CHROMIUM naming a Chromium binary)" >&2
+  (apt_install chromium || echo "setup: could not install chromium; the dashboard end-to-end test needs it (or VIGIL_CHROMIUM naming a Chromium binary)" >&2) &
+  browser_pid=$!
 fi
 
 # npm packages: once per clone (chdb alone is ~550 MB), again only when the lock changes.
@@ -42,3 +47,4 @@ fi
 
 echo "setup: building"
 npx turbo run build --output-logs=errors-only
+if [ -n "$browser_pid" ]; then wait "$browser_pid" || true; fi
