@@ -66,7 +66,10 @@ describe('detection end to end', () => {
 
     // Handed to the response side once: one job, its id the alert's.
     const redis = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: null })
-    const queue = new Queue('alerts', { connection: redis, prefix: 'vigil' })
+    // The deployment's queues live under `vigil:<deployment id>` (server's queuePrefixOf).
+    const [jobKey] = await redis.keys(`vigil:*:alerts:${alerts[0]!.id}`)
+    expect(jobKey).toMatch(/^vigil:[^:]+:alerts:/)
+    const queue = new Queue('alerts', { connection: redis, prefix: jobKey!.slice(0, jobKey!.indexOf(':alerts:')) })
     try {
       const job = await queue.getJob(alerts[0]!.id)
       expect(job?.data).toMatchObject({ id: alerts[0]!.id, rule: 'auth.brute_force' })
