@@ -98,7 +98,14 @@ describe('hot and cold storage tiers (embedded chDB)', () => {
     expect(by.get('control_log')).toMatchObject({ outcome: 'kept without TTL', policy_set: false })
 
     await store.command('ALTER TABLE events MATERIALIZE TTL', undefined, { mutations_sync: '2' })
-    expect(await diskOfRows()).toEqual({ cold_row: 'cold', hot_row: 'default' })
+    // ClickHouse moves parts in its background move pool, after the mutation returns: wait
+    // for it (a hang guard, not a timing assertion).
+    let disks = await diskOfRows()
+    for (let i = 0; i < 300 && disks.cold_row !== 'cold'; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      disks = await diskOfRows()
+    }
+    expect(disks).toEqual({ cold_row: 'cold', hot_row: 'default' })
     // The part is really under VIGIL_COLD_DIR.
     expect(readdirSync(path.join(dir, 'cold'), { recursive: true }).length).toBeGreaterThan(0)
   })
