@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config'
 import { fileURLToPath } from 'node:url'
+import { HeavyFirstSequencer } from './test/sequencer.js'
 
 const src = (p: string) => fileURLToPath(new URL(p, import.meta.url))
 
@@ -27,5 +28,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     globalSetup: ['./test/global-setup.ts'],
+    // Slowest files first, so neither worker idles at the end (test/sequencer.ts).
+    sequence: { sequencer: HeavyFirstSequencer },
   },
 })
