@@ -8,14 +8,17 @@
 import { isIP } from 'node:net'
 import AjvModule, { type ErrorObject } from 'ajv'
 import { monotonicFactory } from 'ulid'
-import { AuditEventSchema, CLICKHOUSE_KEYWORD, EVENT_COLUMNS, maskEvent } from '@vigil/core'
+import { AuditEventSchema, CLICKHOUSE_KEYWORD, EVENT_COLUMNS, lazy, maskEvent } from '@vigil/core'
 import type { GeoLookup } from './geo.js'
 
 // ajv is CommonJS: under NodeNext its default import is module.exports, which is the class.
 const Ajv = AjvModule as unknown as typeof AjvModule.default
-const ajv = new Ajv({ allErrors: false, strict: false, messages: true })
-ajv.addKeyword(CLICKHOUSE_KEYWORD)
-const validateEvent = ajv.compile(AuditEventSchema)
+// Compiled on first use: every `vigil` command imports this module, only ingest validates.
+const eventValidator = lazy(() => {
+  const ajv = new Ajv({ allErrors: false, strict: false, messages: true })
+  ajv.addKeyword(CLICKHOUSE_KEYWORD)
+  return ajv.compile(AuditEventSchema)
+})
 
 const KNOWN = new Set(Object.keys(AuditEventSchema.properties))
 const SERVER_SET = new Set(['source', 'received_at', 'clock_skew_ms', 'geo'])
@@ -116,6 +119,7 @@ export function normalizeEvent(raw: unknown, ctx: RequestContext): Normalized {
     for (const k of Object.keys(sub)) if (!allowed.has(k)) delete (sub as Record<string, unknown>)[k]
   }
 
+  const validateEvent = eventValidator()
   if (!validateEvent(ev)) return { ok: false, error: formatAjvError(validateEvent.errors?.[0]) }
 
   const tsMs = parseTs(ev.ts as string)

@@ -14,6 +14,7 @@ import { pino, type Logger } from 'pino'
 import { loadConfig, migrate, openStore, signPayload, type Store, type VigilConfig } from '@vigil/core'
 import { createSourceRegistry, type SourceRegistry } from './sources.js'
 import { createIngest, type Ingest } from './ingest.js'
+import { loadGeoDatabase } from './geo.js'
 
 export interface Harness {
   dir: string
@@ -40,6 +41,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const logger = pino({ level: 'silent' })
   const masterKey = Buffer.from(config.masterKey as string, 'hex')
   const sources = createSourceRegistry({ store, masterKey, config })
+  // As `vigil up` does before listening: the first request must not wait for the geo
+  // database, or a test timing one-second rate windows would see the window refill.
+  loadGeoDatabase()
   const source = `src-${randomBytes(4).toString('hex')}`
   const { secret } = await sources.add(source)
   const ingest = await createIngest({ config, store, redis, logger, sources })
