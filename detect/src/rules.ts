@@ -15,7 +15,7 @@ import AjvModule, { type ErrorObject } from 'ajv'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseDocument, type Document } from 'yaml'
-import { VigilError, formatFileProblem, listDataFiles, schemaProblems, severityRank, type Severity } from '@vigil/core'
+import { VigilError, formatFileProblem, lazy, listDataFiles, schemaProblems, severityRank, type Severity } from '@vigil/core'
 import {
   BUILTIN_RULE_IDS,
   CIDR_PATTERN,
@@ -110,9 +110,10 @@ export class RuleError extends VigilError {
 
 // ajv is CommonJS: under NodeNext its default import is module.exports, which is the class.
 const Ajv = AjvModule as unknown as typeof AjvModule.default
-const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true })
-const validateRuleFile = ajv.compile<RuleFile>(RuleSchema)
-const validateFixtureEvent = ajv.compile<FixtureEvent>(FixtureEventSchema)
+// Compiled on first use: every `vigil` command imports this module, few validate a rule.
+const ajv = lazy(() => new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true }))
+const ruleFileValidator = lazy(() => ajv().compile<RuleFile>(RuleSchema))
+const fixtureEventValidator = lazy(() => ajv().compile<FixtureEvent>(FixtureEventSchema))
 
 const PATTERN_HINTS: Readonly<Record<string, string>> = {
   [DURATION_PATTERN]: 'is not a duration (use e.g. 500ms, 30s, 5m, 1h, 7d)',
@@ -273,6 +274,7 @@ function fixtureProblems(doc: RuleFile, file: string): RuleProblem[] {
         values.forEach((value, vi) => {
           const probe = structuredClone(base) as Record<string, unknown>
           setFixtureField(probe, field, value)
+          const validateFixtureEvent = fixtureEventValidator()
           if (validateFixtureEvent(probe)) return
           for (const p of ajvProblems(validateFixtureEvent.errors, file)) add(`${at}/vary/${field}/${vi}`, p.message)
         })
@@ -328,6 +330,7 @@ function readYaml(text: string, file: string): Document.Parsed {
 export function parseRule(text: string, file: string): Rule {
   const doc = readYaml(text, file)
   const raw: unknown = doc.toJS()
+  const validateRuleFile = ruleFileValidator()
   if (!validateRuleFile(raw)) {
     const id = raw !== null && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : undefined
     throw new RuleError(ajvProblems(validateRuleFile.errors, file, '', id))
@@ -416,13 +419,14 @@ const LintExceptionsSchema = Type.Record(
 )
 /** Per rule id, the checks waived for it and why (`rules/lint-exceptions.yaml`). */
 export type LintExceptions = Static<typeof LintExceptionsSchema>
-const validateExceptions = ajv.compile<LintExceptions>(LintExceptionsSchema)
+const exceptionsValidator = lazy(() => ajv().compile<LintExceptions>(LintExceptionsSchema))
 
 /** The waivers of `rules/lint-exceptions.yaml` (or `file`); an absent file waives nothing. */
 export function loadLintExceptions(file: string = LINT_EXCEPTIONS_FILE): LintExceptions {
   if (!existsSync(file)) return {}
   const shown = displayPath(file)
   const raw: unknown = readYaml(readFileSync(file, 'utf8'), shown).toJS() ?? {}
+  const validateExceptions = exceptionsValidator()
   if (!validateExceptions(raw)) throw new RuleError(ajvProblems(validateExceptions.errors, shown))
   return raw
 }
