@@ -12,6 +12,8 @@ export default defineConfig({
       '@vigil/core': src('./core/src/index.ts'),
       '@vigil/ingest': src('./ingest/src/index.ts'),
       '@vigil/detect': src('./detect/src/index.ts'),
+      // Before '@vigil/respond', whose alias would otherwise take this subpath too.
+      '@vigil/respond/report-kinds': src('./respond/src/reports/kinds.ts'),
       '@vigil/respond': src('./respond/src/index.ts'),
       '@vigil/guard': src('./guard/src/index.ts'),
       '@vigil/demo': src('./demo/src/index.ts'),

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url'
 import AjvModule, { type ErrorObject } from 'ajv'
 import { Value } from '@sinclair/typebox/value'
 import { parseDocument } from 'yaml'
-import { VigilError, formatFileProblem, listDataFiles, schemaProblems, severityRank, type Alert } from '@vigil/core'
+import { VigilError, formatFileProblem, lazy, listDataFiles, schemaProblems, severityRank, type Alert } from '@vigil/core'
 import type { Action } from './action.js'
 import { templateProblems, TEMPLATE_FIELDS } from './actions/template.js'
 import {
@@ -116,8 +116,8 @@ export class PlaybookError extends VigilError {
 
 // ajv is CommonJS: under NodeNext its default import is module.exports, which is the class.
 const Ajv = AjvModule as unknown as typeof AjvModule.default
-const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true })
-const validatePlaybookFile = ajv.compile<PlaybookFile>(PlaybookSchema)
+// Compiled on first use: every `vigil` command imports this module, few load a playbook.
+const playbookFileValidator = lazy(() => new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true }).compile<PlaybookFile>(PlaybookSchema))
 
 const PATTERN_HINTS: Readonly<Record<string, string>> = {
   [DURATION_PATTERN]: 'is not a duration (use e.g. 500ms, 30s, 5m, 1h, 7d)',
@@ -336,6 +336,7 @@ export function parsePlaybook(text: string, file: string, actions: ActionRegistr
   } catch (err) {
     throw new PlaybookError([{ file, path: '', message: `is not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : 'unreadable'}`, check: 'schema' }])
   }
+  const validatePlaybookFile = playbookFileValidator()
   if (!validatePlaybookFile(raw)) {
     const id = raw !== null && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id : undefined
     throw new PlaybookError(ajvProblems(validatePlaybookFile.errors, file, id).slice(0, 50))

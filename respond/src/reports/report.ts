@@ -21,20 +21,10 @@ import { createHash } from 'node:crypto'
 import type { Store } from '@vigil/core'
 import type { AuditLog } from '../seams.js'
 import { canonicalJson } from '../audit-log.js'
+import type { ReportType } from './kinds.js'
 
-export const REPORT_TYPES = [
-  'kill-switch-log',
-  'pretrade-breaches',
-  'alert-latency',
-  'clock-sync',
-  'dora-incident',
-  'market-access-review',
-  'audit-integrity',
-] as const
-export type ReportType = (typeof REPORT_TYPES)[number]
-
-export const REPORT_FORMATS = ['pdf', 'json', 'csv'] as const
-export type ReportFormat = (typeof REPORT_FORMATS)[number]
+export { REPORT_TYPES, REPORT_FORMATS } from './kinds.js'
+export type { ReportType, ReportFormat } from './kinds.js'
 
 /** A half-open period [from, to), both RFC 3339 UTC with milliseconds. */
 export interface ReportPeriod {
