@@ -10,7 +10,7 @@
  * Adding an operation here is adding it to the socket.
  */
 import type { Redis } from 'ioredis'
-import { isVigilError, maskText, VigilError, type Store } from '@vigil/core'
+import { VigilError, type Store } from '@vigil/core'
 import type { SourceRegistry } from '@vigil/ingest'
 import { createAuditLog, DeadLetters, type AuditEntry, type AuditVerification, type DeadLetter } from '@vigil/respond'
 import { responseKeyPrefix, type ResponseSide } from './response-wiring.js'
@@ -18,7 +18,7 @@ import { createToken, listTokens, revokeToken, type CreatedToken, type TokenInfo
 import type { People } from './people.js'
 import type { AddedUser, UserInfo } from './users.js'
 import { generateReport, type GenerateReportInput, type GeneratedReport } from './report-commands.js'
-import { RULE_SUMMARY_KEYS, switchRuleCommand, type RuleSwitchInput } from './rule-switch-command.js'
+import { switchRuleCommand, type RuleSwitchInput } from './rule-switch-command.js'
 import type { RuleSummary } from '@vigil/detect'
 
 export interface AdminContext {
@@ -167,47 +167,4 @@ async function audited(ctx: AdminContext, entry: AuditEntry): Promise<void> {
   if (live) return void (await live.audit.append(entry))
   if (ctx.redis) return void (await createAuditLog({ store: ctx.store, redis: ctx.redis, keyPrefix: await responseKeyPrefix(ctx.store) }).append(entry))
   ctx.onAuditSkipped?.(entry)
-}
-
-/**
- * The input fields of each operation, all required strings, and the keys of its answer in
- * the order the operation builds it: the socket validates a request against `input` before
- * anything runs, and the client keeps exactly `answers` of what comes back.
- */
-export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: readonly (keyof AdminInput<K>)[]; readonly answers: readonly (keyof AdminOutput<K>)[] } } = {
-  'sources/add': { input: ['id', 'by'], answers: ['id', 'secret'] },
-  'sources/rotate': { input: ['id', 'by'], answers: ['id', 'secret', 'previous_valid_until'] },
-  'sources/list': { input: [], answers: ['items'] },
-  'tokens/create': { input: ['role', 'name', 'ttl', 'by'], answers: ['id', 'token', 'role', 'name', 'expires_at'] },
-  'tokens/list': { input: [], answers: ['items'] },
-  'tokens/revoke': { input: ['id', 'by'], answers: ['id', 'status', 'revoked_at'] },
-  'audit/verify': { input: [], answers: ['ok', 'rows', 'head', 'problems'] },
-  'respond/dlq-list': { input: [], answers: ['items'] },
-  'users/add': { input: ['email', 'role', 'password', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at', 'initial_password'] },
-  'users/list': { input: [], answers: ['items'] },
-  'users/set-role': { input: ['email', 'role', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
-  'users/disable': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
-  'users/revoke-sessions': { input: ['email', 'by'], answers: ['email', 'sessions_ended'] },
-  'users/reset-mfa': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
-  'reports/generate': { input: ['type', 'from', 'to', 'format', 'incident_id', 'by'], answers: ['id', 'type', 'format', 'sha256', 'content_sha256', 'size', 'file'] },
-  'rules/switch': { input: ['id', 'enabled', 'reason', 'by'], answers: RULE_SUMMARY_KEYS },
-  'respond/dlq-retry': {
-    input: ['id', 'by'],
-    answers: ['id', 'status', 'idempotency_key', 'run_id', 'playbook', 'step', 'action', 'alert_id', 'incident_id', 'attempts', 'error', 'dead_at', 'updated_at', 'updated_by'],
-  },
-}
-
-export function isAdminOperation(name: string): name is AdminOperation {
-  return Object.hasOwn(ADMIN_OPERATIONS, name)
-}
-
-/**
- * How a failure of an admin operation is shown to the operator who ran it, on either path.
- * A local operator is reading this, so the first line of an unexpected cause helps more
- * than it hides; masked, since a driver's message can quote a URL with its password.
- */
-export function operatorFacingError(err: unknown): VigilError {
-  if (isVigilError(err)) return err
-  const first = maskText((err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '').slice(0, 200)
-  return new VigilError('VIGIL_ERR_INTERNAL', first || undefined, { cause: err })
 }

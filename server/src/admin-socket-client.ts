@@ -6,7 +6,8 @@
 import { request } from 'node:http'
 import { lstatSync } from 'node:fs'
 import { ERRORS, VigilError, type ErrorName } from '@vigil/core'
-import { ADMIN_SHAPES, type AdminInput, type AdminOperation, type AdminOutput } from './admin-commands.js'
+import type { AdminInput, AdminOperation, AdminOutput } from './admin-commands.js'
+import { ADMIN_SHAPES } from './admin-shapes.js'
 
 /** Long enough for a busy embedded engine, short enough that a hung `vigil up` is noticed. */
 const DEFAULT_TIMEOUT_MS = 30_000

@@ -14,18 +14,12 @@
  */
 import { chmodSync, lstatSync, rmSync, statSync, unlinkSync } from 'node:fs'
 import { connect } from 'node:net'
-import path from 'node:path'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { VigilError, type VigilConfig } from '@vigil/core'
-import { ADMIN_OPERATIONS, ADMIN_SHAPES, operatorFacingError, type AdminContext, type AdminInput, type AdminOperation } from './admin-commands.js'
+import { ADMIN_OPERATIONS, type AdminContext, type AdminInput, type AdminOperation } from './admin-commands.js'
+import { ADMIN_SHAPES, adminSocketPath, operatorFacingError } from './admin-shapes.js'
 import { frameworkErrorReply, sendVigilError, toVigilError } from './error-reply.js'
-
-export const ADMIN_SOCKET_FILE = 'vigil.sock'
-
-export function adminSocketPath(config: Pick<VigilConfig, 'dataDir'>): string {
-  return path.join(config.dataDir, ADMIN_SOCKET_FILE)
-}
 
 export interface AdminSocket {
   readonly path: string

@@ -11,22 +11,24 @@
  * there is one, over its admin socket: the embedded engine lets only one process open a
  * data dir. Otherwise, and always with CLICKHOUSE_URL, they open the store themselves.
  * Either way they run the same operation (admin-commands.ts) and print the same answer.
+ *
+ * Start-up matters to scripts that call `vigil` in a loop: this module loads only what
+ * parsing, the admin socket and printing need; each command loads the engine parts it uses
+ * when it runs (`await import`), so a usage mistake or a command a running `vigil up`
+ * answers costs a fraction of a second, not the whole engine's load.
  */
 import { tmpdir, userInfo } from 'node:os'
 import { Command, CommanderError } from 'commander'
 import { mkdtempSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import { createLogger, ERRORS, loadConfig, loadMasterKey, migrate, openStore, startRedis, VigilError, type ErrorBody, type RedisHandle, type VigilConfig } from '@vigil/core'
-import { backtest, BUILTIN_DETECTORS, checkRuleCorpus, formatProblem, loadRules, runRuleFixtures, type FixtureResult } from '@vigil/detect'
-import { createSourceRegistry, type SourceRegistry } from '@vigil/ingest'
-import { ACTIONS, checkPlaybookCorpus, DEFAULT_PLAYBOOKS_DIR, formatPlaybookProblem, loadPlaybooks } from '@vigil/respond'
-import { ADMIN_OPERATIONS, operatorFacingError, type AdminContext, type AdminInput, type AdminOperation, type AdminOutput } from './admin-commands.js'
-import { adminSocketPath } from './admin-socket.js'
+import { createLogger, ERRORS, loadConfig, migrate, openStore, VigilError, type ErrorBody, type VigilConfig } from '@vigil/core'
+import type { FixtureResult } from '@vigil/detect'
+import type { AdminInput, AdminOperation, AdminOutput } from './admin-commands.js'
+import { adminSocketPath, operatorFacingError } from './admin-shapes.js'
 import { callAdminSocket } from './admin-socket-client.js'
 import { ROLES } from './permissions.js'
-import { openPeopleOffline, readPasswordStdin, registerUsersCommands, USERS_OPERATIONS } from './users-cli.js'
+import { readPasswordStdin, registerUsersCommands } from './users-cli.js'
 import { registerRuleSwitchCommands } from './rules-cli.js'
-import { openVigilStore, startVigil, VIGIL_MIGRATIONS } from './runtime.js'
 import { registerReportsCommands } from './reports-cli.js'
 import { DEFAULT_TOKEN_TTL } from './tokens.js'
 
@@ -85,31 +87,6 @@ function actor(): string {
   }
 }
 
-/** Operations that use Redis (the audit chain's lock and head): run here, they start it (the private one keeps its data on disk). */
-const NEEDS_REDIS = new Set<AdminOperation>(['audit/verify', 'reports/generate', 'rules/switch', 'sources/add', 'sources/rotate', 'tokens/create', 'tokens/revoke', ...USERS_OPERATIONS])
-
-/** Runs `fn` with the store and source registry of the data dir (and Redis if asked), and closes them after. */
-async function withAdmin<T>(config: VigilConfig, fn: (ctx: AdminContext) => Promise<T>, opts: { redis?: boolean; people?: boolean } = {}): Promise<T> {
-  const store = await openVigilStore(config)
-  let sources: SourceRegistry | undefined
-  let redis: RedisHandle | undefined
-  let offline: Awaited<ReturnType<typeof openPeopleOffline>> | undefined
-  try {
-    await migrate(store, VIGIL_MIGRATIONS)
-    sources = createSourceRegistry({ store, masterKey: loadMasterKey(config), config })
-    if (opts.redis) redis = await startRedis(config)
-    // People's changes are audited and emitted as own events just as in `vigil up`.
-    offline = redis && opts.people ? await openPeopleOffline({ config, store, sources, redis: redis.redis }) : undefined
-    const people = offline?.people
-    return await fn({ store, sources, dataDir: config.dataDir, ...(redis ? { redis: redis.redis } : {}), ...(people ? { people: () => people } : {}) })
-  } finally {
-    await offline?.close()
-    sources?.close()
-    await redis?.stop()
-    await store.close()
-  }
-}
-
 /**
  * Runs an admin operation in the `vigil up` serving this data dir's admin socket, or, when
  * none does, on the store opened here — which on the embedded engine fails with
@@ -121,10 +98,8 @@ async function runAdmin<K extends AdminOperation>(config: VigilConfig, operation
     const answered = await callAdminSocket(adminSocketPath(config), operation, input)
     if (answered !== undefined) return answered
   }
-  return withAdmin(config, (ctx) => ADMIN_OPERATIONS[operation](ctx, input), {
-    redis: NEEDS_REDIS.has(operation),
-    people: (USERS_OPERATIONS as readonly AdminOperation[]).includes(operation),
-  })
+  const { runAdminLocally } = await import('./admin-local.js')
+  return runAdminLocally(config, operation, input)
 }
 
 const ONCE = 'Store it now: it will not be shown again.'
@@ -162,6 +137,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .option('--demo', 'also run the demo trading API (source "demo") and its simulated traffic and attacks')
     .option('--json', 'print one JSON object once listening; logs go to stderr')
     .action(async (opts: { demo?: boolean; json?: boolean }) => {
+      const { startVigil } = await import('./runtime.js')
       const handle = await startVigil(config(), {
         demo: opts.demo === true,
         handleSignals: true,
@@ -278,6 +254,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('validate every rule file against its schema and the corpus conventions')
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
+      const { checkRuleCorpus, formatProblem, loadRules } = await import('@vigil/detect')
       const problems = checkRuleCorpus()
       const count = loadRules().length
       if (problems.length > 0) exitCode = 1
@@ -310,6 +287,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .description('validate every playbook against its schema, its actions and the corpus conventions')
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
+      const { ACTIONS, checkPlaybookCorpus, DEFAULT_PLAYBOOKS_DIR, formatPlaybookProblem, loadPlaybooks } = await import('@vigil/respond')
       const problems = checkPlaybookCorpus(DEFAULT_PLAYBOOKS_DIR, ACTIONS)
       const count = problems.length === 0 ? loadPlaybooks(DEFAULT_PLAYBOOKS_DIR, ACTIONS).length : undefined
       if (problems.length > 0) exitCode = 1
@@ -374,6 +352,7 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
       const fromMs = parseCliTime('--from', opts.from)
       const toMs = parseCliTime('--to', opts.to)
       if (toMs <= fromMs) throw new VigilError('VIGIL_ERR_CLI_USAGE', '--to must be after --from')
+      const [{ backtest, BUILTIN_DETECTORS, loadRules }, { openVigilStore, VIGIL_MIGRATIONS }] = await Promise.all([import('@vigil/detect'), import('./runtime.js')])
       const all = loadRules()
       if (opts.rule && !all.some((r) => r.id === opts.rule)) throw new VigilError('VIGIL_ERR_CLI_USAGE', `no rule ${opts.rule}`)
       const cfg = config()
@@ -417,6 +396,7 @@ function parseCliTime(flag: string, v: string): number {
 
 /** `vigil rules test`: a scratch embedded store in a temp dir, removed afterwards. */
 async function runFixturesInScratchStore(rule: string | undefined): Promise<FixtureResult[]> {
+  const [{ BUILTIN_DETECTORS, loadRules, runRuleFixtures }, { VIGIL_MIGRATIONS }] = await Promise.all([import('@vigil/detect'), import('./runtime.js')])
   const dir = mkdtempSync(path.join(tmpdir(), 'vigil-rules-test-'))
   const store = await openStore(loadConfig({ VIGIL_DATA_DIR: dir }, { cwd: dir }))
   try {

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_OPERATIONS, ADMIN_SHAPES } from './admin-commands.js'
+import { ADMIN_OPERATIONS } from './admin-commands.js'
+import { ADMIN_SHAPES } from './admin-shapes.js'
 import { openTestStore, startTestApp, type TestApp, type TestStore } from './test-support.js'
 
 let t: TestStore

@@ -15,12 +15,6 @@ export interface RuleSwitchInput {
   by: string
 }
 
-/** The keys of a switched rule as the admin socket hands it back (RuleSummary's, in order). */
-export const RULE_SUMMARY_KEYS = [
-  'id', 'title', 'description', 'area', 'severity', 'enabled', 'last_change', 'triage', 'false_positives', 'modified',
-  'fires_per_day', 'fires_total', 'last_fired', 'false_positive_marks', 'open_alerts',
-] as const satisfies ReadonlyArray<keyof RuleSummary>
-
 /** The admin operation `rules/switch`, on whichever store and audit chain the caller has. */
 export async function switchRuleCommand(ctx: { store: Store; audit: RuleAudit }, input: RuleSwitchInput): Promise<RuleSummary> {
   if (input.enabled !== 'true' && input.enabled !== 'false') throw new VigilError('VIGIL_ERR_RULE_BAD_CHANGE', 'enabled must be true or false')

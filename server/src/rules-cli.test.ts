@@ -5,19 +5,19 @@ import path from 'node:path'
 import { Redis } from 'ioredis'
 import { loadConfig, loadMasterKey, openStore, type VigilError } from '@vigil/core'
 import { createSourceRegistry, type SourceRegistry } from '@vigil/ingest'
-import { adminSocketPath, startAdminSocket, type AdminSocket } from './admin-socket.js'
+import { startAdminSocket, type AdminSocket } from './admin-socket.js'
+import { adminSocketPath } from './admin-shapes.js'
 import { callAdminSocket } from './admin-socket-client.js'
-import { buildServer, runVigil } from './cli-test-support.js'
-import { RULE_SUMMARY_KEYS } from './rule-switch-command.js'
+import { runVigil } from './cli-test-support.js'
+import { RULE_SUMMARY_KEYS } from './admin-shapes.js'
 import { captureLogger, openTestStore, type TestStore } from './test-support.js'
 
 describe('vigil rules disable|enable without vigil up', () => {
   let dataDir: string
   const vigil = (args: string[]) => runVigil(dataDir, args)
   beforeAll(() => {
-    buildServer()
     dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-rules-'))
-  }, 180_000)
+  })
   afterAll(() => {
     if (dataDir) rmSync(dataDir, { recursive: true, force: true })
   })

@@ -26,7 +26,7 @@ import {
   type Store,
   type VigilConfig,
 } from '@vigil/core'
-import { createIngest, createSourceRegistry, type Ingest, type SourceRegistry } from '@vigil/ingest'
+import { createIngest, createSourceRegistry, loadGeoDatabase, type Ingest, type SourceRegistry } from '@vigil/ingest'
 import { DETECT_MIGRATIONS_DIR, rulesRoutes, startDetection } from '@vigil/detect'
 import { RESPOND_MIGRATIONS_DIR } from '@vigil/respond'
 import { Histogram } from 'prom-client'
@@ -239,6 +239,8 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     ]
     const app = await buildApp({ logger, store, redis: redis.redis, ingest, metrics, cursorKey, plugins: [detection.routes, ...dashboardApi, ...respond.plugins, overviewRoutes({ store, sources, killswitches: respond.killswitches, rules: detection.rules }), authRoutes({ people, absoluteTimeoutSec: config.auth.absoluteTimeoutSec }), dashboardRoutes()], hardening, sessions: people })
     undo.push({ what: 'http', run: () => app.close() })
+    // Read the geo database before taking traffic, not while the first batch waits.
+    loadGeoDatabase()
     try {
       await app.listen({ host: config.host, port: config.port })
     } catch (err) {

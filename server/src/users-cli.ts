@@ -1,7 +1,7 @@
 /**
  * `vigil users add|list|set-role|disable|revoke-sessions|reset-mfa` (CONTRACT §6 `vigil users add
- * <email> --role <role>`), and the People a CLI opens for itself when no `vigil up` serves
- * the data dir.
+ * <email> --role <role>`). The People a CLI opens for itself when no `vigil up` serves the
+ * data dir are users-offline.ts's.
  *
  * Relied on by: cli.ts, which registers these commands and runs their operations the way it
  * runs `tokens` (admin socket first, else its own store) — so every change is audited and
@@ -10,16 +10,9 @@
  * `ps` and shell history would keep it).
  */
 import type { Command } from 'commander'
-import type { Redis } from 'ioredis'
-import { createLogger, loadMasterKey, VigilError, type Store, type VigilConfig } from '@vigil/core'
-import { createIngest, type SourceRegistry } from '@vigil/ingest'
-import { createAuditLog } from '@vigil/respond'
+import { VigilError } from '@vigil/core'
 import type { AdminInput, AdminOperation, AdminOutput } from './admin-commands.js'
-import { createPeople, type People } from './people.js'
 import { ROLES } from './permissions.js'
-import { responseKeyPrefix } from './response-wiring.js'
-
-export const USERS_OPERATIONS = ['users/add', 'users/list', 'users/set-role', 'users/disable', 'users/revoke-sessions', 'users/reset-mfa'] as const satisfies readonly AdminOperation[]
 
 /** What the CLI lends these commands. */
 export interface UsersCliDeps {
@@ -110,26 +103,4 @@ export function registerUsersCommands(program: Command, deps: UsersCliDeps): voi
       const user = await deps.run('users/reset-mfa', { email, by: deps.actor() })
       deps.emit(opts.json === true, { json: user, human: `${user.email}: second factor reset; they enrol a new authenticator at next sign-in.\n` })
     })
-}
-
-/**
- * People for a CLI that opened the store itself: audited into the same chain and emitting
- * own events through an ingest writer on the same store, as `vigil up` would.
- */
-export async function openPeopleOffline(deps: { config: VigilConfig; store: Store; sources: SourceRegistry; redis: Redis }): Promise<{ people: People; close(): Promise<void> }> {
-  const { config, store, redis } = deps
-  const logger = createLogger({ level: 'warn', name: 'vigil-cli', destination: process.stderr })
-  const keyPrefix = await responseKeyPrefix(store)
-  const ingest = await createIngest({ config, store, redis, logger, sources: deps.sources })
-  const people = createPeople({
-    store,
-    redis,
-    keyPrefix,
-    masterKey: loadMasterKey(config),
-    auth: config.auth,
-    audit: createAuditLog({ store, redis, keyPrefix }),
-    ownEvents: (events) => ingest.recordOwn(events),
-    logger,
-  })
-  return { people, close: () => ingest.close() }
 }
