@@ -11,7 +11,8 @@ npm run --silent lint:cycles
 npx turbo run typecheck --output-logs=errors-only
 mkdir -p test/artifacts
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json=test/artifacts/vitest.json "$@" || status=$?
+# setup.sh has just built every workspace: the tests' global set-up need not check again.
+VIGIL_TESTS_BUILT=1 npx vitest run --reporter=default --reporter=json --outputFile.json=test/artifacts/vitest.json "$@" || status=$?
 # One plain closing line, whatever the reporter printed above it.
 node -e '
 const r = JSON.parse(require("fs").readFileSync("test/artifacts/vitest.json", "utf8"));

@@ -1,12 +1,20 @@
 /**
- * Starts one real redis-server for the whole test run (unless REDIS_URL is set) and hands
- * its URL to every test file as REDIS_URL. Tests isolate themselves with random key prefixes.
+ * Once for the whole test run:
+ * - brings every workspace's dist up to date (`turbo run build`, cached, so a second run
+ *   with nothing changed takes a few seconds), because the tests that run the real `vigil`
+ *   program and `vigil up` run the built code; skipped when scripts/test.sh has just built
+ *   (VIGIL_TESTS_BUILT=1);
+ * - starts one real redis-server (unless REDIS_URL is set) and hands its URL to every test
+ *   file as REDIS_URL. Tests isolate themselves with random key prefixes.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
 let child: ChildProcess | undefined
 let dir: string | undefined
@@ -22,7 +30,18 @@ function freePort(): Promise<number> {
   })
 }
 
+function buildWorkspaces(): void {
+  if (process.env.VIGIL_TESTS_BUILT === '1') return
+  try {
+    execFileSync(process.execPath, [path.join(REPO, 'node_modules', 'turbo', 'bin', 'turbo'), 'run', 'build', '--output-logs=errors-only'], { cwd: REPO, stdio: 'pipe' })
+  } catch (err) {
+    const out = err as { stdout?: Buffer; stderr?: Buffer }
+    throw new Error(`the build before the tests failed:\n${out.stdout?.toString() ?? ''}${out.stderr?.toString() ?? ''}`)
+  }
+}
+
 export async function setup(): Promise<void> {
+  buildWorkspaces()
   if (process.env.REDIS_URL) return
   const port = await freePort()
   dir = mkdtempSync(path.join(tmpdir(), 'vigil-test-redis-'))

@@ -1,9 +1,10 @@
 /**
  * Shared by the tests that run the real `vigil` program (server/bin/vigil.js over
- * server/dist) as a child process: cli.test.ts, users-cli-offline.test.ts and
- * reports-cli.test.ts. Not built into dist.
+ * server/dist) as a child process: cli.test.ts, users-cli-offline.test.ts, rules-cli.test.ts
+ * and reports-cli.test.ts. The run's global set-up (test/global-setup.ts) has brought every
+ * dist up to date. Not built into dist.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -14,11 +15,6 @@ export interface CliRun {
   code: number | null
   stdout: string
   stderr: string
-}
-
-/** Compiles server/ so the program runs the code under test (its dist may be stale). */
-export function buildServer(): void {
-  execFileSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(REPO, 'server', 'tsconfig.json')], { cwd: REPO, stdio: 'pipe' })
 }
 
 /** This process's environment for a run on `dataDir`: no inherited port or data dir, quiet logs. */

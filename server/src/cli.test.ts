@@ -5,10 +5,10 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { demoEvent } from './demo-traffic.js'
-import { buildServer, runVigil, vigilEnv, VIGIL_BIN as bin, type CliRun } from './cli-test-support.js'
+import { runVigil, vigilEnv, VIGIL_BIN as bin, type CliRun } from './cli-test-support.js'
 
-// These run the real `vigil` shim over server/dist, as an operator would. The test builds
-// server itself; core and ingest dist come from the normal build (scripts/setup.sh).
+// These run the real `vigil` shim over server/dist, as an operator would; the run's global
+// set-up (test/global-setup.ts) has built every workspace.
 
 type Run = CliRun
 
@@ -26,9 +26,8 @@ function oneJson(s: string): Record<string, unknown> {
 }
 
 beforeAll(() => {
-  buildServer()
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-cli-'))
-}, 120_000)
+})
 afterAll(() => {
   for (const dir of [dataDir, ...extraDirs]) if (dir) rmSync(dir, { recursive: true, force: true })
 })

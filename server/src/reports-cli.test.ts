@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildServer, runVigil } from './cli-test-support.js'
+import { runVigil } from './cli-test-support.js'
 
 let dataDir: string
 let outDir: string
@@ -21,10 +21,9 @@ const sha = (file: string) => createHash('sha256').update(readFileSync(file)).di
 const period = ['--from', '2026-11-01T00:00:00Z', '--to', '2026-11-08T00:00:00Z']
 
 beforeAll(() => {
-  buildServer()
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-reports-cli-'))
   outDir = mkdtempSync(path.join(tmpdir(), 'vigil-reports-out-'))
-}, 120_000)
+})
 afterAll(() => {
   for (const dir of [dataDir, outDir]) if (dir) rmSync(dir, { recursive: true, force: true })
 })

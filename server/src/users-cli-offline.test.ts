@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { buildServer, runVigil } from './cli-test-support.js'
+import { runVigil } from './cli-test-support.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -14,9 +14,8 @@ let dataDir: string
 const vigil = (args: string[]) => runVigil(dataDir, args)
 
 beforeAll(() => {
-  buildServer()
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigil-users-'))
-}, 180_000)
+})
 afterAll(() => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true })
 })
