@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { VigilError } from '@vigil/core'
-import { checkReportFormat, checkReportRequest, REPORT_FORMATS, REPORT_TYPES } from '@vigil/respond'
+import { REPORT_FORMATS, REPORT_TYPES } from '@vigil/respond/report-kinds'
 import type { AdminInput, AdminOperation, AdminOutput } from './admin-commands.js'
 
 export interface ReportsCliDeps {
@@ -33,6 +33,7 @@ export function registerReportsCommands(program: Command, deps: ReportsCliDeps):
     .action(async (type: string, opts: { from: string; to: string; format: string; out: string; incident?: string; json?: boolean }) => {
       const out = path.resolve(opts.out)
       // Checked here first, so a mistake is answered without opening the store; the operation checks again.
+      const { checkReportFormat, checkReportRequest } = await import('@vigil/respond')
       checkReportRequest({ type, from: opts.from, to: opts.to, ...(opts.incident !== undefined ? { incident_id: opts.incident } : {}) })
       checkReportFormat(opts.format)
       const made = await deps.run('reports/generate', { type, from: opts.from, to: opts.to, format: opts.format, incident_id: opts.incident ?? '', by: deps.actor() })
