@@ -14,8 +14,9 @@
 import { createHash } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { UnrecoverableError } from 'bullmq'
-import nodemailer from 'nodemailer'
-import { maskText, type Alert, type VigilConfig } from '@vigil/core'
+import { createRequire } from 'node:module'
+import type nodemailerModule from 'nodemailer'
+import { lazy, maskText, type Alert, type VigilConfig } from '@vigil/core'
 import type { Logger } from 'pino'
 import type { Redis } from 'ioredis'
 import type { Action, ActionContext, ActionResult } from '../action.js'
@@ -127,16 +128,20 @@ export function messageIdFor(onceKey: string, from: string, kind = 'vigil'): str
   return `<${kind}.${createHash('sha256').update(onceKey).digest('hex').slice(0, 32)}@${domain}>`
 }
 
+// Loaded when a transport is first made (≈ 0.1 s): most processes importing actions never send mail.
+const require = createRequire(import.meta.url)
+const nodemailer = lazy((): typeof nodemailerModule => require('nodemailer') as typeof nodemailerModule)
+
 /** An SMTP transport for `SMTP_URL` with every timeout at `timeoutMs`, and no file or URL access from message content. */
-export function smtpTransport(smtpUrl: string | undefined, timeoutMs: number): ReturnType<typeof nodemailer.createTransport> {
-  return nodemailer.createTransport({
+export function smtpTransport(smtpUrl: string | undefined, timeoutMs: number): ReturnType<typeof nodemailerModule.createTransport> {
+  return nodemailer().createTransport({
     url: smtpUrl,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,
     disableFileAccess: true,
     disableUrlAccess: true,
-  } as Parameters<typeof nodemailer.createTransport>[0])
+  } as Parameters<typeof nodemailerModule.createTransport>[0])
 }
 
 /** From nodemailer's error code and SMTP reply code only: never the URL, which may hold a password. */

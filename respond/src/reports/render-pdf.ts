@@ -10,7 +10,6 @@
  * bytes. Standard fonts speak WinAnsi only: other characters are written as ASCII stand-ins.
  * A table cell is cut at 600 characters in the PDF (the JSON and CSV keep it whole).
  */
-import PDFDocument from 'pdfkit'
 import type { Cell, CompiledReport, ReportSection, ReportTable } from './report.js'
 
 const MARGIN = 50
@@ -37,7 +36,9 @@ const cellText = (v: Cell): string => {
   return pdfText(s.length > MAX_CELL_CHARS ? `${s.slice(0, MAX_CELL_CHARS - 1)}…` : s)
 }
 
-export function renderPdf(report: CompiledReport): Promise<Buffer> {
+export async function renderPdf(report: CompiledReport): Promise<Buffer> {
+  // Loaded when a PDF is made (≈ 0.2 s): most processes that import reports never render one.
+  const { default: PDFDocument } = await import('pdfkit')
   const generated = new Date(report.generated_at)
   // Wide tables get the page's width: landscape when any table has more than 7 columns.
   const wide = report.sections.some((s) => (s.table?.columns.length ?? 0) > 7)
