@@ -30,7 +30,7 @@ import { ROLES } from './permissions.js'
 import { readPasswordStdin, registerUsersCommands } from './users-cli.js'
 import { registerRuleSwitchCommands } from './rules-cli.js'
 import { registerReportsCommands } from './reports-cli.js'
-import { DEFAULT_TOKEN_TTL } from './tokens.js'
+import { checkTokenRequest, DEFAULT_TOKEN_TTL } from './tokens.js'
 
 export interface CliIo {
   stdout: { write(s: string): unknown }
@@ -137,8 +137,10 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .option('--demo', 'also run the demo trading API (source "demo") and its simulated traffic and attacks')
     .option('--json', 'print one JSON object once listening; logs go to stderr')
     .action(async (opts: { demo?: boolean; json?: boolean }) => {
+      // The configuration first: a mistake in it is answered before the engine loads.
+      const cfg = config()
       const { startVigil } = await import('./runtime.js')
-      const handle = await startVigil(config(), {
+      const handle = await startVigil(cfg, {
         demo: opts.demo === true,
         handleSignals: true,
         ...(opts.json ? { logDestination: process.stderr } : {}),
@@ -206,6 +208,8 @@ export async function main(argv: readonly string[] = process.argv, io: CliIo = {
     .option('--ttl <ttl>', 'lifetime: a number and s, m, h or d', DEFAULT_TOKEN_TTL)
     .option('--json', 'print one JSON object')
     .action(async (opts: { role: string; name: string; ttl: string; json?: boolean }) => {
+      // Checked here first, so a mistake is answered without opening the store; the operation checks again.
+      checkTokenRequest(opts)
       const created = await runAdmin(config(), 'tokens/create', { role: opts.role, name: opts.name, ttl: opts.ttl, by: actor() })
       emit(opts.json === true, {
         json: created,

@@ -129,12 +129,20 @@ const INSERT_SQL = `
   VALUES ({id:String}, {version:UInt64}, {change:String}, {name:String}, {role:String}, {token_hash:String},
           fromUnixTimestamp64Milli({expires_ms:Int64}, 'UTC'), {by:String})`
 
-/** Issues a token. The clear token is in the answer and nowhere else. */
-export async function createToken(store: Store, opts: CreateTokenOptions): Promise<CreatedToken> {
+/**
+ * The role, name and lifetime of a token request, or the error that refuses it. Also run by
+ * the CLI before it opens anything, so a mistyped role is answered at once.
+ */
+export function checkTokenRequest(opts: Pick<CreateTokenOptions, 'role' | 'name' | 'ttl'>): { role: Role; name: string; ttlMs: number } {
   if (!isRole(opts.role)) throw new VigilError('VIGIL_ERR_TOKEN_BAD_ROLE', `"${String(opts.role).slice(0, 32)}"`)
   const name = String(opts.name ?? '').trim()
   if (!NAME_SHAPE.test(name)) throw new VigilError('VIGIL_ERR_TOKEN_BAD_NAME')
-  const ttlMs = parseTtl(opts.ttl ?? DEFAULT_TOKEN_TTL)
+  return { role: opts.role, name, ttlMs: parseTtl(opts.ttl ?? DEFAULT_TOKEN_TTL) }
+}
+
+/** Issues a token. The clear token is in the answer and nowhere else. */
+export async function createToken(store: Store, opts: CreateTokenOptions): Promise<CreatedToken> {
+  const { role, name, ttlMs } = checkTokenRequest(opts)
   const id = `tok_${randomBytes(8).toString('hex')}`
   const token = generateSecret('vgt')
   const expiresMs = Date.now() + ttlMs
@@ -143,12 +151,12 @@ export async function createToken(store: Store, opts: CreateTokenOptions): Promi
     version: 1,
     change: 'create',
     name,
-    role: opts.role,
+    role,
     token_hash: hashToken(token),
     expires_ms: expiresMs,
     by: opts.by ?? '',
   })
-  return { id, token, role: opts.role, name, expires_at: iso(expiresMs) }
+  return { id, token, role, name, expires_at: iso(expiresMs) }
 }
 
 interface CacheEntry {
