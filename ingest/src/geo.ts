@@ -31,7 +31,8 @@ export type GeoLookup = (ip: string) => Geo | undefined
 const NONE: Geo = { country: '', region: '', city: '' }
 
 export function createGeoLookup(max = 100_000): GeoLookup {
-  const cache = new LRUCache<string, Geo>({ max })
+  // maxSize, not max: the same bound without preallocating arrays for every entry at start.
+  const cache = new LRUCache<string, Geo>({ maxSize: max, sizeCalculation: () => 1 })
   return (ip) => {
     let g = cache.get(ip)
     if (g === undefined) {
