@@ -98,9 +98,18 @@ export function createPeople(deps: PeopleDeps): People {
   const ticketKey = (token: string) => `${keyPrefix}auth:mfa-ticket:${sha256(token)}`
 
   /**
+   * An own event, best effort: handed to ingest's batch at once but not awaited, since the
+   * batch is made durable up to VIGIL_INGEST_FLUSH_MS later and every sign-in and refresh
+   * would wait for it; a failure is a log line. Ingest's close() flushes what is handed over.
+   */
+  function emitOwn(events: OwnEvent[]): void {
+    deps.ownEvents(events).catch((err: unknown) => deps.logger?.warn({ err, action: events[0]?.action }, 'own auth event not recorded'))
+  }
+
+  /**
    * One fact, twice: into the audit chain, and as an own event. The audit entry is awaited
-   * (a change that cannot be audited fails); the event is best effort with a log line, since
-   * the audit chain already holds the fact and ingest spools when storage is down.
+   * (a change that cannot be audited fails); the event is best effort (emitOwn), since the
+   * audit chain already holds the fact and ingest spools when storage is down.
    */
   async function record(entry: {
     audit: string
@@ -122,11 +131,7 @@ export function createPeople(deps: PeopleDeps): People {
       ...(e.sessionId ? { session_id: e.sessionId } : {}),
       attrs: { audit_action: entry.audit, actor: entry.actor.slice(0, 1024), ...(e.attrs ?? {}) },
     }
-    try {
-      await deps.ownEvents([event])
-    } catch (err) {
-      deps.logger?.warn({ err, action: e.action }, 'own auth event not recorded')
-    }
+    emitOwn([event])
   }
 
   const lockedError = (lock: Lockout, nowMs: number) =>
@@ -324,9 +329,7 @@ export function createPeople(deps: PeopleDeps): People {
         return u ? { role: u.role, enrolled: u.mfa_enrolled } : null
       })
       if (outcome.ok) {
-        await deps
-          .ownEvents([{ ts: new Date(now()).toISOString(), action: 'session.refresh', outcome: 'success', user_id: outcome.email, client_ip: caller.ip, session_id: outcome.session.sessionId }])
-          .catch((err: unknown) => deps.logger?.warn({ err }, 'own auth event not recorded'))
+        emitOwn([{ ts: new Date(now()).toISOString(), action: 'session.refresh', outcome: 'success', user_id: outcome.email, client_ip: caller.ip, session_id: outcome.session.sessionId }])
         return outcome.session
       }
       if (outcome.why === 'reused' && outcome.email) {
