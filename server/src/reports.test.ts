@@ -221,7 +221,9 @@ describe('kill-switch-log', () => {
     expect(trip?.trigger_to_enforcement_ms).toBe(Number(tripUs.d) / 1000)
     expect(d.entries.find((e) => e.killswitch_id === byPerson.value.id)).toMatchObject({ trigger: 'person', actor: 'operator:alice', rule: null, trigger_to_enforcement_ms: null, orders_blocked: 0 })
     expect(d.entries.find((e) => e.change === 'reset')).toMatchObject({ reset_requested_by: 'operator:alice', reset_confirmed_by: 'operator:bob' })
-    expect(r.not_recorded.map((n) => n.field)).toContain('orders cancelled when a switch tripped')
+    // No guard reported applying these switches: named per source (issue 8), not as a field nobody records.
+    expect(r.not_recorded.map((n) => n.field)).not.toContain('orders cancelled when a switch tripped')
+    expect(r.not_recorded.some((n) => n.field.startsWith(`time source api-1 applied: trip ${byRule.value.id}`))).toBe(true)
     await renderAll(r)
   })
 })
@@ -293,7 +295,8 @@ describe('pretrade-breaches', () => {
       ['unclassified', 1],
     ])
     expect(d.fat_finger.map((a) => a.alert_id)).toEqual(['al_3'])
-    expect(r.not_recorded.map((n) => n.field)).toContain('overrides of a pre-trade limit and who approved them')
+    expect(d.overrides).toEqual([])
+    expect(r.not_recorded.map((n) => n.field)).not.toContain('overrides of a pre-trade limit and who approved them')
     await renderAll(r)
   })
 })

@@ -9,12 +9,32 @@
  * - orders the guard refused under the switch (events with reason `kill_switch` whose
  *   `attrs.kill_switch_id` names it), and the first such refusal;
  * - for a reset, both people of the four-eyes rule: who asked (killswitch_reset_requests)
- *   and who confirmed (the reset's actor).
- * Orders cancelled by the trading API when a switch trips are not reported to Vigil by the
- * guard (its onKillSwitch hook runs in the trading API): named as not recorded.
+ *   and who confirmed (the reset's actor);
+ * - each guard's own report of applying the change (`killswitch.trip` / `killswitch.reset`
+ *   events its control client ships, attrs in docs/reports.md "Extensions to CONTRACT"): when
+ *   it applied it, the time from the control version to that, and for a trip the resting
+ *   orders the trading API's hook says it cancelled ("not reported" when the hook gave no count).
+ * A source that sent events in the period but no such report for a change that covers it is
+ * named as not recorded (a guard older than these events, or a trading API without the guard).
  */
 import type { ReportBody, ReportContext, ReportQuery } from './report.js'
 import { chToIsoExact, diffUs, periodParams, sqlText, usToMs } from './sql-time.js'
+
+/** One guard's report of applying a trip or a reset (one process; a restart reports again). */
+export interface GuardApplication {
+  source: string
+  guard_instance: string
+  event_id: string
+  applied_at: string | null
+  /** From the change's control-log time to the guard's application (negative: the guard's clock is behind). */
+  change_to_applied_ms: number | null
+  applied_via: string
+  control_version: number | null
+  /** Trips only: resting orders the trading API said it cancelled; null when it gave no count. */
+  orders_cancelled: number | null
+  /** Trips only: `reported`, `not_reported`, `no_hook`, `hook_failed`, `timeout`, `invalid`. */
+  cancel_report: string | null
+}
 
 export interface KillSwitchLogEntry {
   version: number
@@ -35,11 +55,21 @@ export interface KillSwitchLogEntry {
   reset_requested_by: string | null
   reset_requested_at: string | null
   reset_confirmed_by: string | null
+  /** Each guard's report of applying this change, in the order they arrived. */
+  guards: GuardApplication[]
+  /** Trips: sum of the counts the guards reported; null when none reported a count. */
+  orders_cancelled: number | null
+  /** Sources active in the period that this change covers but that reported no application. */
+  sources_not_reporting: string[]
 }
 
 export interface KillSwitchLogData {
   trips: number
   resets: number
+  /** Resting orders cancelled on the trips in the period, as the guards reported them. */
+  orders_cancelled: number
+  /** Guard reports of applying a change (trips and resets). */
+  guard_applications: number
   entries: KillSwitchLogEntry[]
 }
 
@@ -67,6 +97,66 @@ FROM killswitch_reset_requests
 WHERE killswitch_id IN {ids:Array(String)}
 GROUP BY killswitch_id`
 
+const APPLIED = `
+SELECT id, source, action, attrs['kill_switch_id'] AS killswitch_id, attrs['guard_instance'] AS guard_instance,
+  attrs['applied_at'] AS applied_at, attrs['applied_via'] AS applied_via, attrs['control_version'] AS control_version,
+  attrs['cancel_report'] AS cancel_report, attrs['orders_cancelled'] AS orders_cancelled
+FROM events FINAL
+WHERE action IN ('killswitch.trip', 'killswitch.reset') AND attrs['kill_switch_id'] IN {ids:Array(String)}
+ORDER BY received_at, id`
+
+const ACTIVE_SOURCES = `
+SELECT DISTINCT source FROM events
+WHERE ts >= toDateTime64({from:String}, 9, 'UTC') AND ts < toDateTime64({to:String}, 9, 'UTC')
+ORDER BY source`
+
+interface AppliedRow {
+  id: string
+  source: string
+  action: string
+  killswitch_id: string
+  guard_instance: string
+  applied_at: string
+  applied_via: string
+  control_version: string
+  cancel_report: string
+  orders_cancelled: string
+}
+
+const RFC3339_US = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$/
+
+/** The guard's `applied_at` (RFC 3339 UTC) as ClickHouse-style text, or undefined when malformed. */
+function appliedText(v: string): string | undefined {
+  const m = RFC3339_US.exec(v)
+  return m ? `${m[1]} ${m[2]}${m[3] ?? ''}` : undefined
+}
+
+const COUNT = /^\d{1,15}$/
+
+function application(row: AppliedRow, changedAt: string, isTrip: boolean): GuardApplication {
+  const at = appliedText(row.applied_at)
+  const version = COUNT.test(row.control_version) ? Number(row.control_version) : null
+  const counted = isTrip && row.cancel_report === 'reported' && COUNT.test(row.orders_cancelled)
+  // A count that does not read as one is not passed on as a number, and said so.
+  const report = !isTrip ? null : row.cancel_report === 'reported' && !counted ? 'invalid' : row.cancel_report || 'not_reported'
+  return {
+    source: row.source,
+    guard_instance: row.guard_instance,
+    event_id: row.id,
+    applied_at: at ? chToIsoExact(at) : null,
+    change_to_applied_ms: at ? usToMs(diffUs(changedAt, at)) : null,
+    applied_via: row.applied_via,
+    control_version: version,
+    orders_cancelled: counted ? Number(row.orders_cancelled) : null,
+    cancel_report: report,
+  }
+}
+
+/** Sources a change may bind: a `source` switch binds one; every other scope binds them all. */
+function covered(scopeType: string, scopeId: string, sources: string[]): string[] {
+  return scopeType === 'source' ? sources.filter((s) => s === scopeId) : sources
+}
+
 interface ChangeRow {
   version: string
   kind: string
@@ -85,11 +175,21 @@ export async function killSwitchLog(ctx: ReportContext): Promise<ReportBody<Kill
   const changes = await store.query<ChangeRow>(CHANGES, periodParams(ctx.period))
   const ids = [...new Set(changes.map((c) => c.subject))]
   const alertIds = [...new Set(changes.map((c) => c.alert_id).filter(Boolean))]
-  const [triggers, blocked, requests] = await Promise.all([
+  const [triggers, blocked, requests, applied, active] = await Promise.all([
     alertIds.length ? store.query<{ id: string; rule: string; event_at: string }>(TRIGGERS, { ids: alertIds }) : [],
     ids.length ? store.query<{ killswitch_id: string; blocked: string; first_block: string }>(BLOCKED, { ids }) : [],
     ids.length ? store.query<{ killswitch_id: string; requested_by: string; requested_at: string }>(REQUESTS, { ids }) : [],
+    ids.length ? store.query<AppliedRow>(APPLIED, { ids }) : [],
+    ids.length ? store.query<{ source: string }>(ACTIVE_SOURCES, periodParams(ctx.period)) : [],
   ])
+  const activeSources = active.map((a) => a.source)
+  const appliedBy = new Map<string, AppliedRow[]>()
+  for (const a of applied) {
+    const key = `${a.action === 'killswitch.trip' ? 'killswitch_tripped' : 'killswitch_reset'}\u0000${a.killswitch_id}`
+    const list = appliedBy.get(key)
+    if (list) list.push(a)
+    else appliedBy.set(key, [a])
+  }
   const trig = new Map(triggers.map((t) => [t.id, t]))
   const blk = new Map(blocked.map((b) => [b.killswitch_id, b]))
   const req = new Map(requests.map((r) => [r.killswitch_id, r]))
@@ -99,6 +199,9 @@ export async function killSwitchLog(ctx: ReportContext): Promise<ReportBody<Kill
     const t = isTrip && c.alert_id ? trig.get(c.alert_id) : undefined
     const b = blk.get(c.subject)
     const r = isTrip ? undefined : req.get(c.subject)
+    const guards = (appliedBy.get(`${c.kind}\u0000${c.subject}`) ?? []).map((a) => application(a, c.changed_at, isTrip))
+    const counts = guards.map((g) => g.orders_cancelled).filter((n): n is number => n !== null)
+    const reporting = new Set(guards.map((g) => g.source))
     return {
       version: Number(c.version),
       change: isTrip ? 'trip' : 'reset',
@@ -118,14 +221,30 @@ export async function killSwitchLog(ctx: ReportContext): Promise<ReportBody<Kill
       reset_requested_by: r?.requested_by ?? null,
       reset_requested_at: r ? chToIsoExact(r.requested_at) : null,
       reset_confirmed_by: isTrip ? null : c.actor,
+      guards,
+      orders_cancelled: isTrip && counts.length > 0 ? counts.reduce((a, n) => a + n, 0) : null,
+      sources_not_reporting: covered(c.scope_type, c.scope_id, activeSources).filter((s) => !reporting.has(s)),
     }
   })
-  const data: KillSwitchLogData = { trips: entries.filter((e) => e.change === 'trip').length, resets: entries.filter((e) => e.change === 'reset').length, entries }
+  const data: KillSwitchLogData = {
+    trips: entries.filter((e) => e.change === 'trip').length,
+    resets: entries.filter((e) => e.change === 'reset').length,
+    orders_cancelled: entries.reduce((a, e) => a + (e.orders_cancelled ?? 0), 0),
+    guard_applications: entries.reduce((a, e) => a + e.guards.length, 0),
+    entries,
+  }
+  const silent = new Map<string, string[]>()
+  for (const e of entries) for (const s of e.sources_not_reporting) silent.set(s, [...(silent.get(s) ?? []), `${e.change} ${e.killswitch_id}`])
+  const uncounted = new Map<string, string[]>()
+  for (const e of entries) for (const g of e.guards) if (e.change === 'trip' && g.orders_cancelled === null) uncounted.set(g.source, [...(uncounted.get(g.source) ?? []), `${e.killswitch_id} (${g.cancel_report ?? 'not_reported'})`])
+  const listed = (xs: string[]) => (xs.length > 5 ? `${xs.slice(0, 5).join(', ')} and ${xs.length - 5} more` : xs.join(', '))
   const queries: ReportQuery[] = [
     { name: 'kill-switch trips and resets in the period (control log)', sql: sqlText(CHANGES) },
     { name: 'the alert behind each trip by a rule: its rule and event time', sql: sqlText(TRIGGERS) },
     { name: 'orders refused by the guard under each switch', sql: sqlText(BLOCKED) },
     { name: 'who requested each reset (four-eyes)', sql: sqlText(REQUESTS) },
+    { name: 'each guard\'s report of applying a trip or reset (killswitch.trip / killswitch.reset events)', sql: sqlText(APPLIED) },
+    { name: 'sources that sent events in the period', sql: sqlText(ACTIVE_SOURCES) },
   ]
   return {
     title: 'Kill-switch log',
@@ -142,12 +261,14 @@ export async function killSwitchLog(ctx: ReportContext): Promise<ReportBody<Kill
           ['Trips', data.trips],
           ['Resets', data.resets],
           ['Orders refused under the switches tripped in the period', entries.reduce((a, e) => a + e.orders_blocked, 0)],
+          ['Resting orders cancelled on those trips, as the guards reported', data.orders_cancelled],
+          ['Guard reports of applying a trip or reset', data.guard_applications],
         ],
       },
       {
         title: 'Trips and resets',
         table: {
-          columns: ['time (UTC, µs)', 'change', 'switch', 'scope', 'trigger', 'by', 'reason', 'event -> enforced ms', 'orders refused', 'reset requested by', 'reset confirmed by'],
+          columns: ['time (UTC, µs)', 'change', 'switch', 'scope', 'trigger', 'by', 'reason', 'event -> enforced ms', 'orders refused', 'orders cancelled', 'guards applied', 'reset requested by', 'reset confirmed by'],
           rows: entries.map((e) => [
             e.at,
             e.change,
@@ -158,22 +279,36 @@ export async function killSwitchLog(ctx: ReportContext): Promise<ReportBody<Kill
             e.reason,
             e.trigger_to_enforcement_ms,
             e.change === 'trip' ? e.orders_blocked : null,
+            e.change === 'trip' ? (e.orders_cancelled ?? 'not reported') : null,
+            e.guards.length,
             e.reset_requested_by,
             e.reset_confirmed_by,
           ]),
         },
       },
+      {
+        title: 'Application by each guard',
+        text: [
+          'Each guard reports when it applied a trip or reset (its clock) and, for a trip, how many resting orders the trading API cancelled. "change -> applied ms" runs from the control-log time of the change; a guard started after the trip applies it from its first state (via state).',
+        ],
+        table: {
+          columns: ['switch', 'change', 'source', 'guard instance', 'applied at (UTC)', 'change -> applied ms', 'via', 'orders cancelled', 'count'],
+          rows: entries.flatMap((e) =>
+            e.guards.map((g) => [e.killswitch_id, e.change, g.source, g.guard_instance, g.applied_at, g.change_to_applied_ms, g.applied_via, e.change === 'trip' ? (g.orders_cancelled ?? 'not reported') : null, g.cancel_report]),
+          ),
+        },
+      },
     ],
     queries,
     not_recorded: [
-      {
-        field: 'orders cancelled when a switch tripped',
-        why: 'the guard calls the trading API\'s onKillSwitch hook to cancel resting orders but reports no count to Vigil; only refused new orders (reason kill_switch) are recorded',
-      },
-      {
-        field: 'time each guard applied a trip',
-        why: 'guards do not acknowledge control versions; the trip\'s control version time and the first refusal under it are what is recorded',
-      },
+      ...[...silent].map(([source, changes]) => ({
+        field: `time source ${source} applied: ${listed(changes)}`,
+        why: `source ${source} sent events in the period but no killswitch.trip/killswitch.reset report for these changes (a guard older than these reports, a trading API without the guard, or the source was not running then)`,
+      })),
+      ...[...uncounted].map(([source, trips]) => ({
+        field: `orders cancelled at source ${source}: ${listed(trips)}`,
+        why: 'the guard applied the trip but the trading API\'s onKillSwitch hook gave no count of the resting orders it cancelled',
+      })),
     ],
   }
 }

@@ -6,7 +6,9 @@
  *   `duplicate`, …) when the trading API sends it; otherwise `unclassified`.
  * - Message-rate limit: order events refused `rate_limited` (by the guard or the API).
  * - Fat-finger alerts: `order.fat_finger` alerts raised in the period.
- * Overrides of a limit and who approved them are not reported to Vigil: named as not recorded.
+ * - Overrides of a limit and who approved them: `admin.config_change` events with
+ *   `attrs.change = limit_override` (what the guard's `reportLimitOverride` ships; attrs in
+ *   docs/reports.md "Extensions to CONTRACT"). One without `approved_by` is listed as such.
  */
 import type { ReportBody, ReportContext } from './report.js'
 import { chToIsoExact, periodParams, sqlText } from './sql-time.js'
@@ -41,13 +43,34 @@ export interface FatFingerAlert {
   summary: string
 }
 
+export interface LimitOverrideRow {
+  at: string
+  event_id: string
+  source: string
+  account_id: string
+  api_key_id: string
+  limit_type: string
+  from: string
+  to: string
+  /** RFC 3339, or null: until changed again. */
+  until: string | null
+  /** Null when the event names no approver (sent without the guard's check). */
+  approved_by: string | null
+  requested_by: string | null
+  reason: string
+}
+
 export interface PretradeBreachesData {
   risk_rejected: number
   rate_limited_orders: number
   fat_finger_alerts: number
+  limit_overrides: number
+  /** Overrides whose event names no approver. */
+  overrides_without_approver: number
   by_type: PretradeByType[]
   refusals: PretradeRefusal[]
   fat_finger: FatFingerAlert[]
+  overrides: LimitOverrideRow[]
 }
 
 const LIMIT_TYPE = `if(reason = 'rate_limited', 'message_rate', if(attrs['risk_check'] = '', 'unclassified', attrs['risk_check']))`
@@ -75,14 +98,53 @@ WHERE change = 'open' AND rule = 'order.fat_finger' AND detected_at >= toDateTim
 ORDER BY first_seen, id
 LIMIT 1 BY id`
 
+const OVERRIDES = `
+SELECT toString(ts) AS at, id, source, account_id, api_key_id, attrs['limit_type'] AS limit_type, attrs['from'] AS from_value,
+  attrs['to'] AS to_value, attrs['until'] AS until, attrs['approved_by'] AS approved_by, attrs['requested_by'] AS requested_by,
+  attrs['override_reason'] AS reason
+FROM events FINAL
+WHERE action = 'admin.config_change' AND attrs['change'] = 'limit_override'
+  AND ts >= toDateTime64({from:String}, 9, 'UTC') AND ts < toDateTime64({to:String}, 9, 'UTC')
+ORDER BY ts, id`
+
+interface OverrideRow {
+  at: string
+  id: string
+  source: string
+  account_id: string
+  api_key_id: string
+  limit_type: string
+  from_value: string
+  to_value: string
+  until: string
+  approved_by: string
+  requested_by: string
+  reason: string
+}
+
 export async function pretradeBreaches(ctx: ReportContext): Promise<ReportBody<PretradeBreachesData>> {
   const { store } = ctx.deps
   const p = periodParams(ctx.period)
-  const [byType, refusals, fat] = await Promise.all([
+  const [byType, refusals, fat, overrideRows] = await Promise.all([
     store.query<{ limit_type: string; refused: string; accounts: string; api_keys: string }>(BY_TYPE, p),
     store.query<{ at: string; id: string; source: string; api_key_id: string; account_id: string; action: string; limit_type: string; symbol: string; qty: number | null; price: number | null; notional: number | null }>(REFUSALS, p),
     store.query<{ id: string; api_key_id: string; account_id: string; severity: string; first_seen: string; summary: string }>(FAT_FINGER, p),
+    store.query<OverrideRow>(OVERRIDES, p),
   ])
+  const overrides: LimitOverrideRow[] = overrideRows.map((o) => ({
+    at: chToIsoExact(o.at),
+    event_id: o.id,
+    source: o.source,
+    account_id: o.account_id,
+    api_key_id: o.api_key_id,
+    limit_type: o.limit_type || 'unclassified',
+    from: o.from_value,
+    to: o.to_value,
+    until: o.until || null,
+    approved_by: o.approved_by || null,
+    requested_by: o.requested_by || null,
+    reason: o.reason,
+  }))
   const by_type = byType.map((r) => ({ limit_type: r.limit_type, refused: Number(r.refused), accounts: Number(r.accounts), api_keys: Number(r.api_keys) }))
   const rows: PretradeRefusal[] = refusals.map((r) => ({
     at: chToIsoExact(r.at),
@@ -102,9 +164,12 @@ export async function pretradeBreaches(ctx: ReportContext): Promise<ReportBody<P
     risk_rejected: by_type.filter((t) => t.limit_type !== 'message_rate').reduce((a, t) => a + t.refused, 0),
     rate_limited_orders: by_type.find((t) => t.limit_type === 'message_rate')?.refused ?? 0,
     fat_finger_alerts: fat_finger.length,
+    limit_overrides: overrides.length,
+    overrides_without_approver: overrides.filter((o) => o.approved_by === null).length,
     by_type,
     refusals: rows,
     fat_finger,
+    overrides,
   }
   return {
     title: 'Pre-trade control breaches',
@@ -120,7 +185,21 @@ export async function pretradeBreaches(ctx: ReportContext): Promise<ReportBody<P
           ['Orders refused for risk', data.risk_rejected],
           ['Orders refused by the message-rate limit', data.rate_limited_orders],
           ['Fat-finger alerts', data.fat_finger_alerts],
+          ['Limit overrides', data.limit_overrides],
+          ['Limit overrides without a named approver', data.overrides_without_approver],
         ],
+      },
+      {
+        title: 'Limit overrides and who approved them',
+        text: [
+          overrides.length === 0
+            ? 'No limit override was reported in the period.'
+            : 'Each override of a pre-trade limit a trading API reported (admin.config_change with attrs.change = limit_override): the limit, its value before and during the override, until when, who approved it and why.',
+        ],
+        table: {
+          columns: ['time (UTC)', 'source', 'account', 'API key', 'limit', 'from', 'to', 'until', 'approved by', 'requested by', 'reason'],
+          rows: overrides.map((o) => [o.at, o.source, o.account_id, o.api_key_id, o.limit_type, o.from, o.to, o.until ?? 'until changed', o.approved_by ?? '(none named)', o.requested_by, o.reason]),
+        },
       },
       { title: 'Refusals by limit type', table: { columns: ['limit type', 'orders refused', 'accounts', 'API keys'], rows: by_type.map((t) => [t.limit_type, t.refused, t.accounts, t.api_keys]) } },
       {
@@ -139,9 +218,12 @@ export async function pretradeBreaches(ctx: ReportContext): Promise<ReportBody<P
       { name: 'refusals by limit type', sql: sqlText(BY_TYPE) },
       { name: 'every refused order', sql: sqlText(REFUSALS) },
       { name: 'fat-finger alerts raised in the period', sql: sqlText(FAT_FINGER) },
+      { name: 'limit overrides reported in the period', sql: sqlText(OVERRIDES) },
     ],
     not_recorded: [
-      { field: 'overrides of a pre-trade limit and who approved them', why: 'trading APIs do not report limit overrides to Vigil; no event or table records them' },
+      ...(data.overrides_without_approver > 0
+        ? [{ field: 'approver of some limit overrides', why: `${data.overrides_without_approver} override event(s) name no approved_by; they were sent without the guard's check` }]
+        : []),
       ...(by_type.some((t) => t.limit_type === 'unclassified')
         ? [{ field: 'limit type of some risk refusals', why: 'their events carry no attrs.risk_check; they are counted as unclassified' }]
         : []),
