@@ -15,12 +15,21 @@
  * - `onKillSwitch` is called once per kill-switch id newly seen tripped — from the first
  *   state too, since a switch in force at start-up still means "cancel resting orders" — and
  *   not again when a reconnect or refetch shows the same switch. A hook that throws is logged.
+ * - With a `sink` (the shipper), each switch newly applied is reported to Vigil as a
+ *   `killswitch.trip` event once `onKillSwitch` has finished (or `cancelReportTimeoutMs` has
+ *   passed), carrying when the guard applied it and the number of orders the hook says it
+ *   cancelled; each reset seen (a delta, or a switch gone from a fresh state) as a
+ *   `killswitch.reset` event (enforcement-events.ts; docs/reports.md "Extensions to CONTRACT").
+ *   A `source` switch naming another source is not this guard's to apply and is not reported.
  * - `degraded()` is true once neither the stream (any byte, `: keep-alive` included) nor a
  *   state fetch has succeeded for `graceMs`; the plugin then applies its lost-channel policy.
  * - The secret signs requests and is never logged or reported.
  */
+import { hostname } from 'node:os'
 import { tlsFetch, type GuardTlsOptions } from './tls-fetch.js'
-import type { ActiveKillSwitch, ControlView, KillSwitchScopeType, TradeContext } from './seams.js'
+import { killSwitchResetEvent, killSwitchTripEvent, type AppliedVia, type CancelReport, type KillSwitchApplication } from './enforcement-events.js'
+import { preciseNow } from './event-fields.js'
+import type { ActiveKillSwitch, ControlView, EventSink, GuardEvent, KillSwitchScopeType, TradeContext } from './seams.js'
 import { SseParser } from './sse-parser.js'
 import { backoffDelay, maskSecret, vigilSignatureHeaders } from './vigil-signature.js'
 
@@ -66,8 +75,21 @@ export interface ControlClientOptions {
   idleTimeoutMs?: number
   /** Timeout of a state fetch, and of the stream's response headers. @defaultValue 5000 */
   timeoutMs?: number
-  /** Called once per kill-switch newly seen tripped (cancel resting orders in its scope). */
-  onKillSwitch?(ks: ActiveKillSwitch): void | Promise<void>
+  /**
+   * Called once per kill-switch newly seen tripped (cancel resting orders in its scope). Return
+   * (or resolve to) the number of resting orders cancelled and the guard reports it to Vigil;
+   * returning nothing is reported as "not reported", never as 0.
+   */
+  onKillSwitch?(ks: ActiveKillSwitch): void | number | Promise<void | number>
+  /**
+   * Where enforcement is reported (`killswitch.trip` / `killswitch.reset` events): pass the
+   * guard's shipper. Absent: nothing is reported.
+   */
+  sink?: EventSink
+  /** Names this process among the guards of one source (`attrs.guard_instance`). @defaultValue `<hostname>:<pid>` */
+  guardInstance?: string
+  /** Longest wait for `onKillSwitch` before the trip is reported without a count (`cancel_report: timeout`). @defaultValue 60000 */
+  cancelReportTimeoutMs?: number
   /** Called after each change is applied. */
   onChange?(change: ControlChange): void
   logger?: ControlClientLogger
@@ -175,7 +197,9 @@ export function createControlClient(options: ControlClientOptions): ControlClien
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
   const timeoutMs = options.timeoutMs ?? 5_000
   const doFetch = options.fetch ?? (options.tls ? tlsFetch(options.tls) : globalThis.fetch)
-  const { source, secret, logger } = options
+  const { source, secret, logger, sink } = options
+  const guardInstance = (options.guardInstance ?? `${hostname()}:${process.pid}`).slice(0, 128)
+  const cancelReportTimeoutMs = options.cancelReportTimeoutMs ?? 60_000
   const stateUrl = new URL('/v1/control/state', options.vigilUrl).toString()
   const streamUrl = new URL('/v1/control/stream', options.vigilUrl).toString()
   const EMPTY = new Uint8Array(0)
@@ -233,18 +257,76 @@ export function createControlClient(options: ControlClientOptions): ControlClien
     }
   }
 
-  function notify(ks: ActiveKillSwitch): void {
+  /** A `source` switch for another trading API is not enforced here (see killSwitchFor). */
+  const appliesHere = (ks: Pick<ActiveKillSwitch, 'scope'>) => ks.scope.type !== 'source' || ks.scope.id === source
+
+  function report(event: GuardEvent): void {
+    if (!sink) return
+    try {
+      sink.emit(event)
+    } catch (err) {
+      logger?.error({ error: mask(describe(err)) }, 'vigil control: the event sink threw; enforcement event dropped')
+    }
+  }
+
+  function reportTrip(application: KillSwitchApplication, cancel: { report: CancelReport; orders?: number }): void {
+    report(killSwitchTripEvent(application, cancel, preciseNow()))
+  }
+
+  /** What the hook's answer says about orders cancelled. */
+  function cancelOf(v: unknown): { report: CancelReport; orders?: number } {
+    if (v === undefined || v === null) return { report: 'not_reported' }
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return { report: 'reported', orders: v }
+    return { report: 'invalid' }
+  }
+
+  function notify(ks: ActiveKillSwitch, via: AppliedVia, atVersion: number): void {
     if (notified.has(ks.id)) return
     notified.add(ks.id)
-    if (!options.onKillSwitch) return
-    try {
-      const r = options.onKillSwitch(ks)
-      if (r && typeof (r as Promise<void>).catch === 'function') {
-        ;(r as Promise<void>).catch((err: unknown) => logger?.error({ killswitch: ks.id, error: mask(describe(err)) }, 'vigil control: onKillSwitch failed'))
-      }
-    } catch (err) {
-      logger?.error({ killswitch: ks.id, error: mask(describe(err)) }, 'vigil control: onKillSwitch failed')
+    const application: KillSwitchApplication = { killSwitch: ks, appliedAtMs: preciseNow(), controlVersion: atVersion, via, guardInstance }
+    const shipIt = sink !== undefined && appliesHere(ks)
+    const hookFailed = (err: unknown) => logger?.error({ killswitch: ks.id, error: mask(describe(err)) }, 'vigil control: onKillSwitch failed')
+    if (!options.onKillSwitch) {
+      if (shipIt) reportTrip(application, { report: 'no_hook' })
+      return
     }
+    let r: unknown
+    try {
+      r = options.onKillSwitch(ks)
+    } catch (err) {
+      hookFailed(err)
+      if (shipIt) reportTrip(application, { report: 'hook_failed' })
+      return
+    }
+    if (!(r && typeof (r as Promise<unknown>).then === 'function')) {
+      if (shipIt) reportTrip(application, cancelOf(r))
+      return
+    }
+    // The trip is reported once, whichever comes first: the hook's answer or the timeout.
+    let reported = !shipIt
+    const once = (cancel: { report: CancelReport; orders?: number }) => {
+      if (reported) return
+      reported = true
+      clearTimeout(timer)
+      reportTrip(application, cancel)
+    }
+    const timer = setTimeout(() => {
+      logger?.warn({ killswitch: ks.id, timeoutMs: cancelReportTimeoutMs }, 'vigil control: onKillSwitch still running; trip reported without a count')
+      once({ report: 'timeout' })
+    }, cancelReportTimeoutMs)
+    timer.unref()
+    ;(r as Promise<unknown>).then(
+      (v) => once(cancelOf(v)),
+      (err: unknown) => {
+        hookFailed(err)
+        once({ report: 'hook_failed' })
+      },
+    )
+  }
+
+  function notifyReset(ks: ActiveKillSwitch, via: AppliedVia, atVersion: number, resetAt: string | undefined): void {
+    if (!sink || !appliesHere(ks)) return
+    report(killSwitchResetEvent({ killSwitch: ks, appliedAtMs: preciseNow(), controlVersion: atVersion, via, guardInstance }, resetAt, preciseNow()))
   }
 
   function changed(change: ControlChange): void {
@@ -259,12 +341,15 @@ export function createControlClient(options: ControlClientOptions): ControlClien
     version = state.version
     revoked.clear()
     for (const r of state.revoked_keys) revoked.set(r.api_key_id, r)
+    const before = haveState ? [...switches.values()] : []
     switches.clear()
     for (const ks of state.killswitches) switches.set(ks.id, ks)
     index()
+    // A switch gone from the state was reset while the stream was down: that is when we learn it.
+    for (const ks of before) if (!switches.has(ks.id)) notifyReset(ks, 'state', state.version, undefined)
     // A switch reset while we were away may be tripped again later under the same id.
     for (const id of [...notified]) if (!switches.has(id)) notified.delete(id)
-    for (const ks of state.killswitches) notify(ks)
+    for (const ks of state.killswitches) notify(ks, 'state', state.version)
     if (!haveState) {
       haveState = true
       markReady()
@@ -283,13 +368,16 @@ export function createControlClient(options: ControlClientOptions): ControlClien
       case 'killswitch_tripped':
         switches.set(d.killswitch.id, d.killswitch)
         index()
-        notify(d.killswitch)
+        notify(d.killswitch, 'stream', d.version)
         break
-      case 'killswitch_reset':
+      case 'killswitch_reset': {
+        const was = switches.get(d.killswitch_id)
         switches.delete(d.killswitch_id)
         notified.delete(d.killswitch_id)
         index()
+        if (was) notifyReset(was, 'stream', d.version, d.reset_at)
         break
+      }
     }
     version = d.version
     counts.deltasApplied++

@@ -36,6 +36,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import fp from 'fastify-plugin'
 import type { Redis } from 'ioredis'
 import { ipAllowed, parseCidr, type Cidr } from './cidr.js'
+import { reportLimitOverride, type LimitOverrideResult } from './enforcement-events.js'
 import { eventId, eventTs, preciseNow } from './event-fields.js'
 import { DEFAULT_LOCKOUT, MemoryLockout, RedisLockout, type Lockout, type LockoutPolicy } from './lockout.js'
 import { MemoryNonceCache, RedisNonceCache, type NonceCache } from './nonce-cache.js'
@@ -67,7 +68,22 @@ export interface GuardRequestContext {
   annotate(extra: EventAnnotation): void
 }
 
+/** What the trading API reaches through `app.vigilGuard`, outside any one request. */
+export interface GuardInstanceApi {
+  /**
+   * Reports that a person overrode a pre-trade limit (`LimitOverride` in enforcement-events.ts):
+   * checked, then shipped as an `admin.config_change` event with `attrs.change = limit_override`.
+   * Never throws: bad input answers `{ ok: false, code: 'invalid_limit_override', message }`
+   * naming the field, so a caller in a request path can answer 400 with it.
+   */
+  reportLimitOverride(override: unknown): LimitOverrideResult
+}
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Present once `vigilGuard` is registered. */
+    vigilGuard: GuardInstanceApi
+  }
   interface FastifyContextConfig {
     guard?: GuardRouteConfig
   }
@@ -231,6 +247,8 @@ const guardPlugin: FastifyPluginAsync<VigilGuardOptions> = async (app: FastifyIn
   }
 
   app.decorateRequest('guard', null)
+  const api: GuardInstanceApi = { reportLimitOverride: (override) => reportLimitOverride(opts.sink, override, now()) }
+  app.decorate('vigilGuard', api)
 
   // A check that throws (key store, control view, onKillSwitch aside) answers a fixed 500: the
   // client never sees the underlying message, which may name the trading API's internals.
