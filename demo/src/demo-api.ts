@@ -10,9 +10,12 @@
  *   POST   /v1/orders               orders:write     order.new     (kill-switches apply)
  *   DELETE /v1/orders/:id           orders:write     order.cancel
  *   POST   /v1/withdrawals          funds:withdraw   funds.withdraw
+ *   POST   /v1/admin/limit-overrides limits:override api.request   (+ admin.config_change, below)
  *
  * When the control client first sees a tripped kill-switch, resting orders in its scope are
- * cancelled (counted in `killSwitchCancels`).
+ * cancelled (counted in `killSwitchCancels`) and the count is returned to the guard, which
+ * reports it to Vigil with the trip. A limit override names its approver and is reported
+ * through `app.vigilGuard.reportLimitOverride` (the pretrade-breaches report lists it).
  */
 import { randomBytes } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -29,6 +32,7 @@ import {
   type EventSink,
   type GuardEvent,
   type GuardKey,
+  type LimitOverride,
   type LockoutPolicy,
   type LostChannelPolicy,
   type Shipper,
@@ -108,6 +112,11 @@ export interface KillSwitchCancel {
   at: number
 }
 
+/** A limit override the demo accepted (and reported to Vigil as `event_id`). */
+export interface DemoLimitOverride extends LimitOverride {
+  event_id: string
+}
+
 export interface DemoApi {
   app: FastifyInstance
   keys: MemoryKeyStore
@@ -119,6 +128,7 @@ export interface DemoApi {
   withdrawals: Array<{ id: string; account_id: string; amount: number; currency: string; destination: string }>
   /** One entry per kill-switch the control client reported (its `onKillSwitch`). */
   killSwitchCancels: KillSwitchCancel[]
+  limitOverrides: DemoLimitOverride[]
   /** Adds an account (if new) and a key on it; returns the secret to sign with. */
   addKey(key: Omit<GuardKey, 'tier'> & { tier?: string }, secret?: string): string
   /** Starts the control client and waits for its first state. */
@@ -199,6 +209,7 @@ export async function createDemoApi(opts: DemoApiOptions): Promise<DemoApi> {
   const withdrawals: DemoApi['withdrawals'] = []
   const accounts = new Map<string, { id: string; cash: number; tier: string }>()
   const killSwitchCancels: KillSwitchCancel[] = []
+  const limitOverrides: DemoLimitOverride[] = []
 
   const shipper = opts.sink ? undefined : createShipper({ vigilUrl: opts.vigilUrl, source: opts.source, secret: opts.secret, dataDir: opts.dataDir, ...opts.shipper })
   const sink: EventSink = opts.sink ?? shipper!
@@ -221,10 +232,14 @@ export async function createDemoApi(opts: DemoApiOptions): Promise<DemoApi> {
         vigilUrl: opts.vigilUrl,
         source: opts.source,
         secret: opts.secret,
+        sink,
         ...opts.control,
+        // The count goes back to the guard, which reports it to Vigil with the trip.
         onKillSwitch: async (ks) => {
-          killSwitchCancels.push({ killSwitch: ks, cancelled: cancelInScope(ks), at: Date.now() })
+          const cancelled = cancelInScope(ks)
+          killSwitchCancels.push({ killSwitch: ks, cancelled, at: Date.now() })
           await userHook?.(ks)
+          return cancelled
         },
       })
   const controlView: ControlView = opts.controlView ?? control!
@@ -318,6 +333,32 @@ export async function createDemoApi(opts: DemoApiOptions): Promise<DemoApi> {
     return reply.code(202).send({ ...w, status: 'pending' })
   })
 
+  // A risk officer's override of a pre-trade limit, approved by a named person. The request is
+  // an ordinary api.request; the override itself is the admin.config_change the guard ships.
+  const OVERRIDE_FIELDS: Record<string, keyof LimitOverride> = {
+    account_id: 'accountId',
+    api_key_id: 'apiKeyId',
+    limit_type: 'limitType',
+    from: 'from',
+    to: 'to',
+    until: 'until',
+    approved_by: 'approvedBy',
+    reason: 'reason',
+  }
+  app.post('/v1/admin/limit-overrides', { config: { guard: { scope: 'limits:override' } } }, async (req, reply) => {
+    const b = req.body
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) return problem(reply, 422, 'invalid_request', 'body must be a JSON object')
+    // Unknown body fields pass through under their own name, so the guard refuses them by name.
+    const input: Record<string, unknown> = Object.fromEntries(Object.entries(b as Record<string, unknown>).map(([k, v]) => [OVERRIDE_FIELDS[k] ?? k, v]))
+    const user = req.guard!.key!.user_id
+    if (user !== undefined && input.requestedBy === undefined) input.requestedBy = user
+    const result = app.vigilGuard.reportLimitOverride(input)
+    if (!result.ok) return problem(reply, result.code === 'invalid_limit_override' ? 422 : 503, result.code, result.message)
+    limitOverrides.push({ ...(input as unknown as LimitOverride), event_id: result.eventId })
+    req.guard!.annotate({ attrs: { limit_override_event: result.eventId } })
+    return reply.code(201).send({ event_id: result.eventId })
+  })
+
   return {
     app,
     keys,
@@ -326,6 +367,7 @@ export async function createDemoApi(opts: DemoApiOptions): Promise<DemoApi> {
     orders,
     withdrawals,
     killSwitchCancels,
+    limitOverrides,
     addKey(key, secret = randomBytes(32).toString('base64url')) {
       const tier = key.tier ?? 'pro'
       if (!accounts.has(key.account_id)) accounts.set(key.account_id, { id: key.account_id, cash: 1_000_000, tier })

@@ -1,6 +1,7 @@
 /**
  * The demo trading API on its own (no Vigil): a signed order is accepted into the book and
- * its event carries the order; a key without the scope is refused, and that is an event too.
+ * its event carries the order; a key without the scope is refused, and that is an event too;
+ * a limit override names its approver and is shipped as an admin.config_change.
  */
 import { describe, it, expect, afterEach } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -78,5 +79,38 @@ describe('demo trading API', () => {
     // Three requests, three events (plus the key store's two key.create).
     expect(events.filter((e) => e.http)).toHaveLength(3)
     expect(events.filter((e) => e.action === 'key.create')).toHaveLength(2)
+  })
+
+  it('reports a limit override with its approver; refuses a bad one by name and a key without the scope', async () => {
+    const { api, events } = await demo()
+    const officer = demoClient(api.app, 'ak_risk', api.addKey({ id: 'ak_risk', account_id: 'acc-risk', user_id: 'desk.head@example.com', scopes: ['limits:override'] }))
+    const body = { account_id: 'acc-7', limit_type: 'order_value', from: 1_000_000, to: 2_500_000, until: new Date(Date.now() + 3_600_000).toISOString(), approved_by: 'cro@example.com', reason: 'index rebalance' }
+    const res = await officer.request<{ event_id: string }>('POST', '/v1/admin/limit-overrides', body)
+    expect(res.status).toBe(201)
+    const change = events.find((e) => e.action === 'admin.config_change')
+    expect(change).toMatchObject({
+      id: res.body.event_id,
+      user_id: 'cro@example.com',
+      account_id: 'acc-7',
+      attrs: { change: 'limit_override', limit_type: 'order_value', from: '1000000', to: '2500000', approved_by: 'cro@example.com', requested_by: 'desk.head@example.com', override_reason: 'index rebalance' },
+    })
+    expect(api.limitOverrides.map((o) => [o.limitType, o.approvedBy, o.event_id])).toEqual([['order_value', 'cro@example.com', res.body.event_id]])
+    // The request itself is an ordinary api.request pointing at the override's event.
+    expect(events.find((e) => e.http?.path === '/v1/admin/limit-overrides')).toMatchObject({ action: 'api.request', outcome: 'success', attrs: { limit_override_event: res.body.event_id } })
+
+    for (const [bad, why] of [
+      [{ ...body, approved_by: undefined }, /approvedBy must be a non-empty string/],
+      [{ ...body, approver: 'cro@example.com' }, /unknown field\(s\): "approver"/],
+      [{ ...body, until: '2020-01-01T00:00:00Z' }, /until is not in the future/],
+      [[body], /body must be a JSON object/],
+    ] as const) {
+      const r = await officer.request<{ error: { code: string; message: string } }>('POST', '/v1/admin/limit-overrides', bad)
+      expect(r.status).toBe(422)
+      expect(r.body.error.message).toMatch(why)
+    }
+    expect(events.filter((e) => e.action === 'admin.config_change')).toHaveLength(1)
+    const trader = demoClient(api.app, 'ak_trader', api.addKey({ id: 'ak_trader', account_id: 'acc-7', scopes: ['orders:write'] }))
+    expect((await trader.request('POST', '/v1/admin/limit-overrides', body)).status).toBe(403)
+    expect(api.limitOverrides).toHaveLength(1)
   })
 })
