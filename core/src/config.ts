@@ -55,6 +55,11 @@ export interface VigilConfig {
   readonly auth: AuthConfig
   /** Storage tiers for the retention policy's hot period (core/src/storage-tiers.ts). */
   readonly storage: StorageConfig
+  /**
+   * Who runs this Vigil, recorded with each rule and playbook version it loads and each
+   * `vigil rules test` run, next to the OS user (core/src/control-versions.ts). @defaultValue unset: the OS user only
+   */
+  readonly operator: string | undefined
 }
 
 /** Where parts past their hot period go (docs/reports.md "Retention"). */
@@ -175,6 +180,13 @@ const asIdentifier = (raw: string, name: string) => {
   return raw
 }
 
+const asOperator = (raw: string, name: string) => {
+  const t = raw.trim()
+  // eslint-disable-next-line no-control-regex
+  if (t.length === 0 || t.length > 128 || /[\u0000-\u001f\u007f]/.test(t)) bad(name, 'must be 1-128 characters without control characters (a person or team name)')
+  return t
+}
+
 const SETTINGS = {
   dataDir: { env: 'VIGIL_DATA_DIR', default: './data', parse: asString },
   host: { env: 'VIGIL_HOST', default: '127.0.0.1', parse: asHost },
@@ -217,6 +229,7 @@ const SETTINGS = {
   sessionAbsoluteTimeout: { env: 'VIGIL_SESSION_ABSOLUTE_TIMEOUT', default: '43200', parse: asInt(60, 30 * 86_400) },
   coldDir: { env: 'VIGIL_COLD_DIR', parse: asPath },
   storagePolicy: { env: 'VIGIL_STORAGE_POLICY', parse: asIdentifier },
+  operator: { env: 'VIGIL_OPERATOR', parse: asOperator },
 } satisfies Record<string, Setting>
 
 type SettingKey = keyof typeof SETTINGS
@@ -324,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       absoluteTimeoutSec: int('sessionAbsoluteTimeout'),
     },
     storage: { coldDir, policy: str('storagePolicy') },
+    operator: str('operator'),
   }
   return deepFreeze(config)
 }

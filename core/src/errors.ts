@@ -121,6 +121,7 @@ export const ERRORS = {
   VIGIL_ERR_RULE_NOT_FOUND: { status: 404, code: 'rule_not_found', message: 'No such detection rule' },
   VIGIL_ERR_RULE_BAD_CHANGE: { status: 400, code: 'bad_rule_change', message: 'A rule switch is {"enabled": true|false, "reason": "1-1000 characters"}' },
   VIGIL_ERR_RULE_UNCHANGED: { status: 409, code: 'rule_unchanged', message: 'The rule is already in that state' },
+  VIGIL_ERR_RULE_TEST_RUN_INVALID: { status: 400, code: 'bad_rule_test_run', message: 'A rule test run summary is not valid' },
   VIGIL_ERR_KEY_BAD_QUERY: { status: 400, code: 'bad_key_query', message: 'q is 1-128 printable characters (a prefix of an api_key_id or account_id); limit is 1-100' },
   // detect, respond and server: the dashboard's live alerts and incident actions (/v1/alerts/stream, /v1/incidents)
   VIGIL_ERR_ALERTS_BAD_LAST_EVENT_ID: { status: 400, code: 'bad_last_event_id', message: 'Last-Event-ID is not a position this stream sent; reconnect without it' },
