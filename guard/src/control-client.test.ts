@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createControlClient, type ControlChange, type ControlClient, type ControlClientOptions, type ControlDelta, type ControlState } from './control-client.js'
-import type { ActiveKillSwitch, KillSwitchScopeType } from './seams.js'
+import type { ActiveKillSwitch, GuardEvent, KillSwitchScopeType } from './seams.js'
 
 const SOURCE = 'desk-eu-1'
 const SECRET = 'whsec_control-test-secret-9931'
@@ -412,5 +412,36 @@ describe('control client', () => {
     expect(c.isRevoked('k')).toBe(false)
     expect(c.stats().lastError).toMatch(/401 bad_signature/)
     expect(JSON.stringify([logs, c.stats()])).not.toContain(wrong)
+  })
+
+  it('reports to its sink each trip it applies, with the hook\'s count, and each reset, from the stream or a refetched state', async () => {
+    const vigil = await standIn()
+    vigil.state = { version: 1, revoked_keys: [], killswitches: [ks('ks-start', 'global', '*')] }
+    const events: GuardEvent[] = []
+    const c = client(vigil, { pollMs: 60_000, sink: { emit: (e) => void events.push(e) }, guardInstance: 'unit-1', onKillSwitch: (k) => (k.id === 'ks-start' ? 4 : undefined) })
+    c.start()
+    await c.ready()
+    await until(() => events.length === 1, 'the trip in force at start-up')
+    expect(events[0]).toMatchObject({ action: 'killswitch.trip', outcome: 'success', attrs: { kill_switch_id: 'ks-start', kill_switch_scope: 'global:*', applied_via: 'state', control_version: '1', guard_instance: 'unit-1', cancel_report: 'reported', orders_cancelled: '4' } })
+    await until(() => vigil.streams === 1, 'the stream')
+
+    // Another trading API's source switch is not applied here, so not reported.
+    vigil.publish({ type: 'killswitch_tripped', killswitch: ks('ks-other', 'source', 'desk-us-9') })
+    vigil.publish({ type: 'killswitch_tripped', killswitch: ks('ks-acc', 'account', 'acc-1') })
+    await until(() => events.length === 2, 'the account trip')
+    expect(events[1]?.attrs).toMatchObject({ kill_switch_id: 'ks-acc', applied_via: 'stream', control_version: '3', cancel_report: 'not_reported' })
+    expect(events[1]?.attrs).not.toHaveProperty('orders_cancelled')
+
+    // A reset the stream never carried is learnt from the state fetched after the gap.
+    vigil.lose({ type: 'killswitch_reset', killswitch_id: 'ks-start', reset_at: '2026-11-24T10:00:00Z', reason: 'r' })
+    vigil.publish(revoke('k-gap'))
+    await until(() => events.length === 3, 'the reset from the state')
+    expect(events[2]).toMatchObject({ action: 'killswitch.reset', attrs: { kill_switch_id: 'ks-start', applied_via: 'state', control_version: '5' } })
+    vigil.publish({ type: 'killswitch_reset', killswitch_id: 'ks-acc', reset_at: '2026-11-24T10:05:00Z', reason: 'r' })
+    await until(() => events.length === 4, 'the reset from the stream')
+    expect(events[3]?.attrs).toMatchObject({ kill_switch_id: 'ks-acc', kill_switch_scope: 'account:acc-1', applied_via: 'stream', control_version: '6', kill_switch_reset_at: '2026-11-24T10:05:00Z' })
+    vigil.publish({ type: 'killswitch_reset', killswitch_id: 'ks-other', reset_at: '2026-11-24T10:06:00Z', reason: 'r' })
+    await until(() => c.version() === 7, 'the last delta')
+    expect(events.map((e) => `${e.action} ${e.attrs?.kill_switch_id}`)).toEqual(['killswitch.trip ks-start', 'killswitch.trip ks-acc', 'killswitch.reset ks-start', 'killswitch.reset ks-acc'])
   })
 })
