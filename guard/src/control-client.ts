@@ -304,24 +304,33 @@ export function createControlClient(options: ControlClientOptions): ControlClien
     }
     // The trip is reported once, whichever comes first: the hook's answer or the timeout.
     let reported = !shipIt
+    let timer: NodeJS.Timeout | undefined
     const once = (cancel: { report: CancelReport; orders?: number }) => {
       if (reported) return
       reported = true
       clearTimeout(timer)
       reportTrip(application, cancel)
     }
-    const timer = setTimeout(() => {
-      logger?.warn({ killswitch: ks.id, timeoutMs: cancelReportTimeoutMs }, 'vigil control: onKillSwitch still running; trip reported without a count')
-      once({ report: 'timeout' })
-    }, cancelReportTimeoutMs)
-    timer.unref()
-    ;(r as Promise<unknown>).then(
-      (v) => once(cancelOf(v)),
-      (err: unknown) => {
-        hookFailed(err)
-        once({ report: 'hook_failed' })
-      },
-    )
+    if (shipIt) {
+      timer = setTimeout(() => {
+        logger?.warn({ killswitch: ks.id, timeoutMs: cancelReportTimeoutMs }, 'vigil control: onKillSwitch still running; trip reported without a count')
+        once({ report: 'timeout' })
+      }, cancelReportTimeoutMs)
+      timer.unref()
+    }
+    try {
+      ;(r as Promise<unknown>).then(
+        (v) => once(cancelOf(v)),
+        (err: unknown) => {
+          hookFailed(err)
+          once({ report: 'hook_failed' })
+        },
+      )
+    } catch (err) {
+      // A thenable whose then() throws is a failed hook, not a crash of the control loop.
+      hookFailed(err)
+      once({ report: 'hook_failed' })
+    }
   }
 
   function notifyReset(ks: ActiveKillSwitch, via: AppliedVia, atVersion: number, resetAt: string | undefined): void {
