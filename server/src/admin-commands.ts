@@ -1,6 +1,7 @@
 /**
  * The admin operations behind `vigil sources …`, `vigil tokens …`, `vigil users …`,
- * `vigil audit verify` and `vigil respond dlq …`, and the JSON each one
+ * `vigil audit verify`, `vigil respond dlq …` and the record of a `vigil rules test` run,
+ * and the JSON each one
  * answers (CONTRACT §6).
  *
  * Relied on by: the CLI, which runs them on a store it opened itself, and the admin socket
@@ -19,7 +20,7 @@ import type { People } from './people.js'
 import type { AddedUser, UserInfo } from './users.js'
 import { generateReport, type GenerateReportInput, type GeneratedReport } from './report-commands.js'
 import { switchRuleCommand, type RuleSwitchInput } from './rule-switch-command.js'
-import type { RuleSummary } from '@vigil/detect'
+import { parseRuleTestRun, recordRuleTestRun, type RuleSummary } from '@vigil/detect'
 
 export interface AdminContext {
   store: Store
@@ -68,6 +69,16 @@ export interface AdminOperations {
   'users/reset-mfa': { input: { email: string; by: string }; output: UserInfo }
   'reports/generate': { input: GenerateReportInput; output: GeneratedReport }
   'rules/switch': { input: RuleSwitchInput; output: RuleSummary }
+  /** `run`: a `vigil rules test` run as JSON (detect's RuleTestRunSchema); `by` must be its `by`. */
+  'rules/record-test': { input: { run: string; by: string }; output: RecordedRuleTestRun }
+}
+
+/** A recorded `vigil rules test` run, as the CLI prints it. */
+export interface RecordedRuleTestRun {
+  id: string
+  tests: number
+  passed: number
+  failed: number
 }
 
 export type AdminOperation = keyof AdminOperations
@@ -147,6 +158,12 @@ export const ADMIN_OPERATIONS: AdminHandlers = {
   'reports/generate': generateReport,
   async 'rules/switch'(ctx, input) {
     return switchRuleCommand({ store: ctx.store, audit: (entry) => audited(ctx, entry) }, input)
+  },
+  async 'rules/record-test'({ store }, { run, by }) {
+    const parsed = parseRuleTestRun(run)
+    if (parsed.by !== by) throw new VigilError('VIGIL_ERR_RULE_TEST_RUN_INVALID', 'by must be the run\'s by')
+    const recorded = await recordRuleTestRun(store, parsed)
+    return { id: recorded.id, tests: recorded.tests, passed: recorded.passed, failed: recorded.failed }
   },
 }
 

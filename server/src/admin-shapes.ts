@@ -47,6 +47,7 @@ export const ADMIN_SHAPES: { readonly [K in AdminOperation]: { readonly input: r
   'users/reset-mfa': { input: ['email', 'by'], answers: ['email', 'role', 'status', 'mfa_enrolled', 'recovery_codes_left', 'created_at', 'updated_at'] },
   'reports/generate': { input: ['type', 'from', 'to', 'format', 'incident_id', 'by'], answers: ['id', 'type', 'format', 'sha256', 'content_sha256', 'size', 'file'] },
   'rules/switch': { input: ['id', 'enabled', 'reason', 'by'], answers: RULE_SUMMARY_KEYS },
+  'rules/record-test': { input: ['run', 'by'], answers: ['id', 'tests', 'passed', 'failed'] },
   'respond/dlq-retry': {
     input: ['id', 'by'],
     answers: ['id', 'status', 'idempotency_key', 'run_id', 'playbook', 'step', 'action', 'alert_id', 'incident_id', 'attempts', 'error', 'dead_at', 'updated_at', 'updated_by'],

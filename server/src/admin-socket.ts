@@ -34,8 +34,8 @@ export interface AdminSocketDeps extends AdminContext {
 
 /** Longest a sun_path may be (the kernel's 108 and 104 bytes, less the NUL). */
 const MAX_SOCKET_PATH = process.platform === 'linux' ? 107 : 103
-/** Admin inputs are a few short strings. */
-const BODY_LIMIT = 16 * 1024
+/** Admin inputs are a few short strings, and a rule test run's summary (about 150 bytes a rule). */
+const BODY_LIMIT = 256 * 1024
 
 /** Why the data dir may not carry the socket, or undefined when it may. */
 function unsafeDataDir(dataDir: string): string | undefined {

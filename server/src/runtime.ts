@@ -31,6 +31,7 @@ import { DETECT_MIGRATIONS_DIR, rulesRoutes, startDetection } from '@vigil/detec
 import { RESPOND_MIGRATIONS_DIR } from '@vigil/respond'
 import { Histogram } from 'prom-client'
 import { startAdminSocket } from './admin-socket.js'
+import { recordLoadedControls } from './control-record.js'
 import { buildApp } from './app.js'
 import { overviewRoutes } from './overview-route.js'
 import { dashboardRoutes } from './dashboard.js'
@@ -227,6 +228,8 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     })
     undo.push({ what: 'response', run: () => respond.close() })
     live.respond = respond
+    // Each rule and playbook file loaded, as a version of its control when it changed (control-record.ts).
+    await recordLoadedControls({ store, config, logger, rules: detection.rules, playbooks: respond.response.playbooks })
     // People and sign-in (people.ts): audited into respond's chain, own events through ingest.
     const people = createPeople({ store, redis: redis.redis, keyPrefix: await responseKeyPrefix(store), masterKey, auth: config.auth, audit: respond.audit, ownEvents: (e) => ingest.recordOwn(e), logger })
     live.people = people
