@@ -4,7 +4,7 @@
  * checked against a direct ClickHouse query.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { checkReportRequest, compileReport, type PretradeBreachesData } from '@vigil/respond'
+import { checkReportRequest, compileReport, renderReport, type PretradeBreachesData } from '@vigil/respond'
 import { openTestStore, type TestStore } from './test-support.js'
 
 // Every migration (detect's alert_changes included: the report reads fat-finger alerts).
@@ -62,6 +62,10 @@ describe('pretrade-breaches: limit overrides', () => {
     const section = r.sections.find((s) => s.title === 'Limit overrides and who approved them')
     expect(section?.table?.rows.map((row) => row[8])).toEqual(['cro@example.com', 'risk@example.com', '(none named)'])
     expect(r.queries.map((q) => q.name)).toContain('limit overrides reported in the period')
+    const csv = (await renderReport(r, 'csv')).toString('utf8')
+    expect(csv).toContain('cro@example.com')
+    expect(csv).toContain('(none named)')
+    expect((await renderReport(r, 'pdf')).subarray(0, 5).toString('latin1')).toBe('%PDF-')
   })
 
   it('a period without overrides says so and names nothing as missing about them', async () => {

@@ -11,6 +11,7 @@ import { createAuditLog } from '../audit-log.js'
 import { createKillSwitchStore } from '../killswitches.js'
 import { checkReportRequest, compileReport } from './compile.js'
 import type { KillSwitchLogData } from './kill-switch-log.js'
+import { renderReport } from './render.js'
 import { chToUs } from './sql-time.js'
 
 let h: RespondHarness
@@ -124,6 +125,11 @@ describe('kill-switch-log: what each guard reported', () => {
     const table = r.sections.find((s) => s.title === 'Application by each guard')?.table
     expect(table?.rows).toHaveLength(6)
     expect(r.sections.find((s) => s.title === 'Trips and resets')?.table?.rows.find((row) => row[2] === a.id && row[1] === 'trip')?.slice(9, 11)).toEqual([5, 4])
+    // The new table prints in every format.
+    const csv = (await renderReport(r, 'csv')).toString('utf8')
+    expect(csv).toContain('host2:22')
+    expect(csv).toContain('not reported')
+    expect((await renderReport(r, 'pdf')).subarray(0, 5).toString('latin1')).toBe('%PDF-')
   })
 
   it('with no guard report and no active source, names nothing as missing', async () => {
