@@ -85,6 +85,25 @@ describe('control versions recorded at start', () => {
     expect(back).toEqual([expect.objectContaining({ id: 'rate.abuse', sha256: contentSha256(readFileSync(path.join(rulesDir, 'rate_abuse.yaml'))), previous_sha256: '' })])
   })
 
+  it('records a playbook step change, and skips a file edited after it was loaded until the next start', async () => {
+    const high = path.join(playbooksDir, 'high_alert.yaml')
+    writeFileSync(high, readFileSync(high, 'utf8').replace('  - action: notify_slack\n', '  - action: notify_slack\n    retries: 2\n'))
+    const stepChange = await start()
+    expect(stepChange.map((v) => [v.kind, v.id])).toEqual([['playbook', 'high_alert']])
+    expect(JSON.parse(stepChange[0]!.params).steps[1]).toMatchObject({ action: 'notify_slack', attempts: 3 })
+
+    // Loaded with one threshold, edited on disk before the record: the hash on disk is not what runs.
+    const loaded = loadRules(rulesDir)
+    const text = readFileSync(BRUTE, 'utf8')
+    writeFileSync(BRUTE, text.replace(/^ {2}min_failures: 15$/m, '  min_failures: 20'))
+    const { logger, lines } = captureLogger()
+    const raced = await recordLoadedControls({ store: t.store, config: {}, logger, rules: loaded, playbooks: loadPlaybooks(playbooksDir, ACTIONS) })
+    expect(raced).toEqual([])
+    expect(lines.join('')).toMatch(/"control":"auth.brute_force".*"why":"edited since it was loaded".*control version not recorded/)
+    writeFileSync(BRUTE, text)
+    expect(await start()).toEqual([])
+  })
+
   it('refuses a snapshot that is not a content hash, and a bad VIGIL_OPERATOR', async () => {
     await expect(recordControlVersions(t.store, [{ kind: 'rule', id: 'x.y', file: 'f', sha256: 'abc', params: {} }], { by: 'u', operator: '' })).rejects.toThrow(/sha256/)
     for (const bad of ['a\u0007b', 'x'.repeat(129), '   ']) {
@@ -135,8 +154,9 @@ describe('market-access-review over the recorded history', () => {
 
     expect(d.control_changes).toHaveLength(await count(`SELECT count() AS n FROM control_versions WHERE ${inPeriod}`, p))
     const changed = d.control_changes.filter((c) => c.change === 'changed')
-    expect(changed).toHaveLength(1)
+    expect(changed).toHaveLength(2)
     expect(changed[0]).toMatchObject({ kind: 'rule', id: 'auth.brute_force', operator: 'Risk Desk (J. Doe)', diff: [{ path: 'params.min_failures', old: '10', new: '15' }] })
+    expect(changed[1]).toMatchObject({ kind: 'playbook', id: 'high_alert', diff: [{ path: 'steps[1].attempts', old: '5', new: '3' }] })
     expect(d.control_changes.filter((c) => c.change === 'removed').map((c) => c.id)).toEqual(['rate.abuse'])
     const brute_ = d.controls.find((c) => c.id === 'auth.brute_force')
     expect(brute_?.changes).toBe(await count(`SELECT count() AS n FROM control_versions WHERE id = 'auth.brute_force' AND ${inPeriod}`, p))
