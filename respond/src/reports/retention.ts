@@ -6,7 +6,9 @@
  * 12 months, of which 3 months hot. Two tables are kept without a TTL on purpose:
  * `audit_log` (deleting its oldest rows would break the hash chain from row 1, which
  * `verify` checks) and the change logs whose current view is derived from their oldest rows
- * (sources, tokens, control log): an expired row there would change present state.
+ * (sources, tokens, control log): an expired row there would change present state. The
+ * records of the controls themselves (control_versions, rule_test_runs: a row per change or
+ * test run) are kept without one too: they are the market-access review's evidence.
  *
  * The hot tier (3 months) is real storage tiering: each table with `hot_days` gets the store's
  * tiered storage policy (core/src/storage-tiers.ts: on embedded chDB `vigil_tiered`, whose
@@ -55,6 +57,8 @@ export const RETENTION_POLICY: readonly RetentionRule[] = [
   { table: 'killswitch_reset_requests', time_column: 'at', what: 'four-eyes reset requests', keep_days: YEAR5, hot_days: MONTH3, why: 'kill-switch evidence (RTS 6 Art. 12) kept like order records' },
   { table: 'control_log', time_column: 'at', what: 'key revocations and kill-switch trips/resets', keep_days: null, hot_days: null, why: 'current control state is derived from every row: no TTL' },
   { table: 'audit_log', time_column: 'at', what: 'the platform audit chain', keep_days: null, hot_days: null, why: 'expiring rows would break the hash chain from its first row: no TTL' },
+  { table: 'control_versions', time_column: 'loaded_at', what: 'rule and playbook versions loaded (threshold history)', keep_days: null, hot_days: null, why: 'market-access review evidence (SEC 15c3-5(e)), one row per change: no TTL' },
+  { table: 'rule_test_runs', time_column: 'started_at', what: 'recorded `vigil rules test` runs', keep_days: null, hot_days: null, why: 'market-access review evidence that controls were tested, one row per run: no TTL' },
   { table: 'reports', time_column: 'created_at', what: 'compiled reports (index; files in <data>/reports)', keep_days: YEAR5, hot_days: null, why: 'reports given to regulators kept like order records' },
 ]
 
