@@ -5,12 +5,12 @@ export const REPORT_FORMATS = ['pdf', 'json', 'csv'] as const
 export type ReportFormat = (typeof REPORT_FORMATS)[number]
 
 export const REPORT_TYPE_HELP: Record<ReportType, string> = {
-  'kill-switch-log': 'Every kill-switch trip and reset in the period, with who and why (RTS 6)',
-  'pretrade-breaches': 'Orders refused by pre-trade controls (RTS 6 Art. 15)',
+  'kill-switch-log': 'Every kill-switch trip and reset in the period, with who and why, and what each guard enforced (RTS 6 Art. 12)',
+  'pretrade-breaches': 'Orders refused by pre-trade controls, and limit overrides with their approver (RTS 6 Art. 15)',
   'alert-latency': 'How long alerts took from event to detection and response',
   'clock-sync': "Each source's clock skew against its RTS 25 limit",
   'dora-incident': 'One incident as a DORA major-incident report (needs the incident id)',
-  'market-access-review': 'Who held market access in the period: keys, accounts, scopes',
+  'market-access-review': 'Annual review pack (SEC 15c3-5(e)): controls in force, evidence they ran, threshold changes with who and when, test runs',
   'audit-integrity': "The audit log's hash chain checked over the period",
 }
 
