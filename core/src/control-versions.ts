@@ -16,7 +16,9 @@
  * equals the one before it.
  */
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { userInfo } from 'node:os'
+import path from 'node:path'
 import type { VigilConfig } from './config.js'
 import type { Store } from './store.js'
 
@@ -85,6 +87,58 @@ export function canonicalParamsJson(value: unknown): string {
     .sort()
     .map((k) => `${JSON.stringify(k)}:${canonicalParamsJson(obj[k])}`)
     .join(',')}}`
+}
+
+/** Snapshots of loaded controls, and those skipped with why. */
+export interface ControlSnapshots {
+  snapshots: ControlSnapshot[]
+  /** Controls whose file no longer says what was loaded (edited since): not snapshotted, with why. */
+  skipped: Array<{ id: string; file: string; why: string }>
+}
+
+/** How one kind of control is read back from its file (detect's rules, respond's playbooks). */
+export interface ControlReader<T extends { id: string; file: string }> {
+  kind: ControlKind
+  /** Where repo-relative `file`s are resolved from. */
+  root: string
+  /** The control the text defines, or undefined when the text is no longer a valid one. */
+  parse(text: string, file: string): T | undefined
+  /** The settings a version is judged by. */
+  params(control: T): Record<string, unknown>
+  read?: (file: string) => string
+}
+
+/**
+ * The loaded controls as snapshots. Each file is read again and hashed, and the text hashed is
+ * parsed again: a file edited since it was loaded would otherwise be recorded with a hash that
+ * is not the one running, so such a control is skipped and named instead (the next start
+ * records it).
+ */
+export function snapshotControls<T extends { id: string; file: string }>(loaded: readonly T[], reader: ControlReader<T>): ControlSnapshots {
+  const read = reader.read ?? ((f: string) => readFileSync(f, 'utf8'))
+  const snapshots: ControlSnapshot[] = []
+  const skipped: ControlSnapshots['skipped'] = []
+  for (const c of loaded) {
+    let text: string
+    try {
+      text = read(path.isAbsolute(c.file) ? c.file : path.join(reader.root, c.file))
+    } catch (err) {
+      skipped.push({ id: c.id, file: c.file, why: `unreadable: ${(err as NodeJS.ErrnoException).code ?? 'error'}` })
+      continue
+    }
+    const now = reader.parse(text, c.file)
+    if (now === undefined) {
+      skipped.push({ id: c.id, file: c.file, why: 'edited since it was loaded, and no longer valid' })
+      continue
+    }
+    const params = reader.params(c)
+    if (now.id !== c.id || canonicalParamsJson(reader.params(now)) !== canonicalParamsJson(params)) {
+      skipped.push({ id: c.id, file: c.file, why: 'edited since it was loaded' })
+      continue
+    }
+    snapshots.push({ kind: reader.kind, id: c.id, file: c.file, sha256: contentSha256(text), params })
+  }
+  return { snapshots, skipped }
 }
 
 /** The author of versions loaded by this process. */

@@ -4,9 +4,8 @@
  * `vigil up` keeps (server/src/runtime.ts) and the market-access review reads. The settings
  * listed here are what reports call a change of a playbook.
  */
-import { readFileSync } from 'node:fs'
 import path from 'node:path'
-import { canonicalParamsJson, contentSha256, type ControlSnapshot } from '@vigil/core'
+import { snapshotControls, type ControlSnapshots } from '@vigil/core'
 import { DEFAULT_PLAYBOOKS_DIR, parsePlaybook, PlaybookError, type ActionRegistry, type Playbook } from './playbooks.js'
 
 const REPO_ROOT = path.resolve(DEFAULT_PLAYBOOKS_DIR, '..', '..')
@@ -20,42 +19,22 @@ export function playbookControlParams(p: Playbook): Record<string, unknown> {
   }
 }
 
-export interface PlaybookSnapshots {
-  snapshots: ControlSnapshot[]
-  /** Playbooks whose file no longer says what was loaded: not snapshotted, with why. */
-  skipped: Array<{ id: string; file: string; why: string }>
-}
+export type PlaybookSnapshots = ControlSnapshots
 
-/**
- * The loaded playbooks as control snapshots; each file is read, hashed and parsed again, and
- * one edited since it was loaded is skipped and named (see detect's `ruleControlSnapshots`).
- */
-export function playbookControlSnapshots(playbooks: readonly Playbook[], actions: ActionRegistry, read: (file: string) => string = (f) => readFileSync(f, 'utf8')): PlaybookSnapshots {
-  const snapshots: ControlSnapshot[] = []
-  const skipped: PlaybookSnapshots['skipped'] = []
-  for (const p of playbooks) {
-    const abs = path.isAbsolute(p.file) ? p.file : path.join(REPO_ROOT, p.file)
-    let text: string
-    try {
-      text = read(abs)
-    } catch (err) {
-      skipped.push({ id: p.id, file: p.file, why: `unreadable: ${(err as NodeJS.ErrnoException).code ?? 'error'}` })
-      continue
-    }
-    let now: Playbook
-    try {
-      now = parsePlaybook(text, p.file, actions)
-    } catch (err) {
-      if (!(err instanceof PlaybookError)) throw err
-      skipped.push({ id: p.id, file: p.file, why: 'edited since it was loaded, and no longer valid' })
-      continue
-    }
-    const params = playbookControlParams(p)
-    if (now.id !== p.id || canonicalParamsJson(playbookControlParams(now)) !== canonicalParamsJson(params)) {
-      skipped.push({ id: p.id, file: p.file, why: 'edited since it was loaded' })
-      continue
-    }
-    snapshots.push({ kind: 'playbook', id: p.id, file: p.file, sha256: contentSha256(text), params })
-  }
-  return { snapshots, skipped }
+/** The loaded playbooks as control snapshots; one whose file was edited since it was loaded is skipped and named (core's `snapshotControls`). */
+export function playbookControlSnapshots(playbooks: readonly Playbook[], actions: ActionRegistry, read?: (file: string) => string): PlaybookSnapshots {
+  return snapshotControls(playbooks, {
+    kind: 'playbook',
+    root: REPO_ROOT,
+    params: playbookControlParams,
+    parse(text, file) {
+      try {
+        return parsePlaybook(text, file, actions)
+      } catch (err) {
+        if (err instanceof PlaybookError) return undefined
+        throw err
+      }
+    },
+    ...(read ? { read } : {}),
+  })
 }
