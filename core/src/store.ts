@@ -11,6 +11,7 @@ import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@c
 import type { VigilConfig } from './config.js'
 import { VigilError } from './errors.js'
 import { resolveTiering, writeEmbeddedStorageConfig, type StorageTiering } from './storage-tiers.js'
+import { createStatementGate, type StatementGate } from './statement-gate.js'
 
 export type QueryParams = Record<string, unknown>
 export type RawFormat = 'JSONEachRow' | 'JSONCompactEachRow'
@@ -24,8 +25,15 @@ export interface Store {
   readonly kind: 'embedded' | 'server'
   /** The storage policy the retention policy's hot period moves parts with, or why none (storage-tiers.ts). */
   readonly tiering: StorageTiering
-  /** The underlying client, for what the helpers below do not cover. */
+  /** The underlying client, for what the helpers below do not cover. Its statements bypass the lanes below. */
   readonly client: ClickHouseClient
+  /**
+   * The same store, its statements ahead of the queue: on embedded chDB a few statements run at
+   * once (statement-gate.ts) and an urgent one starts before every waiting normal one. For the
+   * few statements between a detection and its containment reaching trading APIs (the control
+   * log's commit); everything else uses the store itself. On a server, the store itself.
+   */
+  readonly urgent: Store
   /** Runs a SELECT and returns its rows (JSONEachRow). 64-bit integers come back as strings. */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>
   /** Runs a statement that returns nothing (DDL, ALTER, INSERT … SELECT). */
@@ -89,64 +97,44 @@ export async function openStore(config: VigilConfig, opts: OpenStoreOptions = {}
       throw err
     }
     client = createClient({ connection, clickhouse_settings: settings })
-    return withTiering(makeStore(kind, client, (connection as unknown as { chdb: ChdbRawInsert }).chdb, () => engine.close()), config)
+    return withTiering(makeStore(kind, client, (connection as unknown as { chdb: ChdbRawInsert }).chdb, () => engine.close(), createStatementGate(embeddedStatementLimit())), config)
   }
-  return withTiering(makeStore(kind, client, undefined, () => {}), config)
+  return withTiering(makeStore(kind, client, undefined, () => {}, undefined), config)
+}
+
+/**
+ * Normal statements the embedded engine runs at once: one fewer than libuv's worker threads
+ * (UV_THREADPOOL_SIZE, 4 by default), so an urgent statement finds a thread free.
+ */
+export function embeddedStatementLimit(env: NodeJS.ProcessEnv = process.env): number {
+  const threads = Number(env.UV_THREADPOOL_SIZE)
+  return Number.isInteger(threads) && threads > 1 ? Math.min(threads - 1, 1023) : 3
 }
 
 /** Adds the checked storage tiering; a bad one closes the store and stops start-up. */
-async function withTiering(base: Omit<Store, 'tiering'>, config: VigilConfig): Promise<Store> {
+async function withTiering(base: StoreParts, config: VigilConfig): Promise<Store> {
   try {
-    return { ...base, tiering: await resolveTiering((sql, params) => base.query(sql, params), config, base.kind) }
+    const tiering = await resolveTiering((sql, params) => base.normal.query(sql, params), config, base.normal.kind)
+    const urgent: Store = {
+      ...base.urgent,
+      tiering,
+      get urgent(): Store {
+        return urgent
+      },
+    }
+    return { ...base.normal, tiering, urgent }
   } catch (err) {
-    await base.close().catch(() => {})
+    await base.normal.close().catch(() => {})
     throw err
   }
 }
 
-function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawInsert | undefined, closeEngine: () => void): Omit<Store, 'tiering'> {
-  return {
+type StoreParts = Record<'normal' | 'urgent', Omit<Store, 'tiering' | 'urgent'>>
+
+function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawInsert | undefined, closeEngine: () => void, gate: StatementGate | undefined): StoreParts {
+  const shared = {
     kind,
     client,
-    async query<T>(sql: string, params?: QueryParams): Promise<T[]> {
-      const rs = await client.query({ query: sql, format: 'JSONEachRow', ...(params ? { query_params: params } : {}) })
-      return (await rs.json()) as T[]
-    },
-    async command(sql, params, settings) {
-      await client.command({
-        query: sql,
-        ...(params ? { query_params: params } : {}),
-        ...(settings ? { clickhouse_settings: settings } : {}),
-      })
-    },
-    async insertNdjson(table, columns, body, settings) {
-      if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`)
-      if (body.length === 0) return
-      const cols = columns.map((c) => `\`${c}\``).join(', ')
-      // exec with a string body: the rows reach ClickHouse as the bytes we made, with no
-      // object re-encoding (measured 1.4-1.6x faster than insert() with objects).
-      const res = await client.exec({
-        query: `INSERT INTO ${table} (${cols}) FORMAT JSONEachRow`,
-        values: body as unknown as never,
-        ...(settings ? { clickhouse_settings: settings } : {}),
-      })
-      res.stream.resume()
-    },
-    async insertRaw(table, columns, body, opts) {
-      if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`)
-      if (body.length === 0) return
-      if (chdb) {
-        await chdb.rawInsert({ table, values: body, format: opts.format, columns, ...(opts.settings ? { settings: opts.settings } : {}) })
-        return
-      }
-      const cols = columns.map((c) => `\`${c}\``).join(', ')
-      const res = await client.exec({
-        query: `INSERT INTO ${table} (${cols}) FORMAT ${opts.format}`,
-        values: body.toString('utf8') as unknown as never,
-        ...(opts.settings ? { clickhouse_settings: opts.settings } : {}),
-      })
-      res.stream.resume()
-    },
     async ping() {
       try {
         const r = await client.ping()
@@ -161,6 +149,61 @@ function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawI
       } finally {
         closeEngine()
       }
+    },
+  }
+  return { normal: { ...shared, ...statements(client, chdb, gate, false) }, urgent: { ...shared, ...statements(client, chdb, gate, true) } }
+}
+
+/** The statement helpers, each run through the gate's lane (or directly on a server). */
+function statements(client: ClickHouseClient, chdb: ChdbRawInsert | undefined, gate: StatementGate | undefined, urgent: boolean): Pick<Store, 'query' | 'command' | 'insertNdjson' | 'insertRaw'> {
+  const run = gate ? <T>(f: () => Promise<T>) => gate.run(urgent, f) : <T>(f: () => Promise<T>) => f()
+  return {
+    query<T>(sql: string, params?: QueryParams): Promise<T[]> {
+      return run(async () => {
+        const rs = await client.query({ query: sql, format: 'JSONEachRow', ...(params ? { query_params: params } : {}) })
+        return (await rs.json()) as T[]
+      })
+    },
+    command(sql, params, settings) {
+      return run(async () => {
+        await client.command({
+          query: sql,
+          ...(params ? { query_params: params } : {}),
+          ...(settings ? { clickhouse_settings: settings } : {}),
+        })
+      })
+    },
+    async insertNdjson(table, columns, body, settings) {
+      if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`)
+      if (body.length === 0) return
+      const cols = columns.map((c) => `\`${c}\``).join(', ')
+      // exec with a string body: the rows reach ClickHouse as the bytes we made, with no
+      // object re-encoding (measured 1.4-1.6x faster than insert() with objects).
+      await run(async () => {
+        const res = await client.exec({
+          query: `INSERT INTO ${table} (${cols}) FORMAT JSONEachRow`,
+          values: body as unknown as never,
+          ...(settings ? { clickhouse_settings: settings } : {}),
+        })
+        res.stream.resume()
+      })
+    },
+    async insertRaw(table, columns, body, opts) {
+      if (!TABLE_NAME.test(table)) throw new Error(`bad table name ${table}`)
+      if (body.length === 0) return
+      if (chdb) {
+        await run(() => chdb.rawInsert({ table, values: body, format: opts.format, columns, ...(opts.settings ? { settings: opts.settings } : {}) }))
+        return
+      }
+      const cols = columns.map((c) => `\`${c}\``).join(', ')
+      await run(async () => {
+        const res = await client.exec({
+          query: `INSERT INTO ${table} (${cols}) FORMAT ${opts.format}`,
+          values: body.toString('utf8') as unknown as never,
+          ...(opts.settings ? { clickhouse_settings: opts.settings } : {}),
+        })
+        res.stream.resume()
+      })
     },
   }
 }
