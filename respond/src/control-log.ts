@@ -14,6 +14,8 @@
  *   revoked key, restoring an active one, tripping a scope already tripped or resetting a switch
  *   not tripped is answered `applied: false` and takes no version, even when two processes try
  *   at once.
+ * - Its statements use the store's urgent lane (core statement-gate.ts): a revocation waits for
+ *   the statements already running, not for a burst queued ahead of it.
  * - After the insert, still under the lock, each batch's deltas are published on Redis pub/sub
  *   in version order. Pub/sub can drop messages (a reconnect); subscribers that see a version
  *   jump fetch the gap with `since` (control-routes.ts does).
@@ -108,7 +110,10 @@ export function rowToDelta(r: ControlRow): ControlDelta {
 }
 
 export function createControlLog(opts: ControlLogOptions): ControlLog {
-  const { store, redis } = opts
+  const { redis } = opts
+  // The control channel is what stands between a detection and trading APIs enforcing it:
+  // its statements go ahead of the store's queue (ingest flushes, alert upserts, runs).
+  const store = opts.store.urgent
   const prefix = opts.keyPrefix ?? 'vigil:'
   const channel = `${prefix}control:deltas`
 
