@@ -52,6 +52,10 @@ const PLAYBOOKS = {
   - action: revoke_key
   - action: notify_slack
 `),
+  'gated.yaml': playbook('gated', 'test.gated', `  - action: open_incident
+  - action: revoke_key
+    require_approval: { timeout: 1h, on_timeout: abort }
+`),
 }
 
 /** The signing secret of source `acme-trading`, as the server's source registry would resolve it. */
@@ -262,6 +266,41 @@ describe('playbook engine', () => {
     expect(revoke).toEqual(['step_attempt#1:', 'step_done#1:already_done'])
     expect(timeline.filter((t) => t.kind === 'step_done').map((t) => t.step).sort()).toEqual(['open_incident', 'revoke_key', 'webhook'])
     expect((await e.keys.get(alert.api_key_id as string)).incident_id).toBe((await e.response.runs.getRun(runId))?.incident_id)
+  })
+
+  it('containment at hand-over (containNow) revokes before anything is queued, once; the queued alert then runs the rest and finds it done', async () => {
+    const alert = newAlert('test.contain')
+    const key = alert.api_key_id as string
+    const runId = runIdOf(alert.id, 'contain')
+    await e.response.containNow(alert)
+    expect((await e.keys.get(key)).status).toBe('revoked')
+    // Nothing was queued: no run exists yet.
+    expect(await e.response.runs.getRun(runId)).toBeUndefined()
+    // Handed over again (a retried tick), and picked up from the queue: no second version.
+    await Promise.all([e.response.containNow(alert), e.response.containNow(alert)])
+    await e.publish(alert)
+    await runDone(runId)
+    const versions = await h.store.query<{ n: string }>(`SELECT count() AS n FROM control_log WHERE subject = {k:String}`, { k: key })
+    expect(Number(versions[0]?.n)).toBe(1)
+    const revocations = (await e.audit.list({ limit: 1000 })).filter((a) => a.action === 'key.revoke' && a.subject === key)
+    expect(revocations).toHaveLength(1)
+    expect(revocations[0]?.detail).toMatchObject({ alert_id: alert.id })
+    expect(await e.response.runs.successOf(`${runId}.2`)).toMatchObject({ outcome: 'already_done', summary: expect.stringContaining('revoked at alert pickup') })
+  })
+
+  it('containNow never throws and acts on nothing it should not: no key, no playbook, approval first, or not an alert', async () => {
+    const noKey = newAlert('test.contain', { api_key_id: null, entity: { type: 'ip', id: '203.0.113.77' } })
+    const unmatched = newAlert('other.rule')
+    const gated = newAlert('test.gated')
+    const before = await e.control.version()
+    await expect(e.response.containNow(noKey)).resolves.toBeUndefined()
+    await expect(e.response.containNow(gated)).resolves.toBeUndefined()
+    await expect(e.response.containNow(unmatched)).resolves.toBeUndefined()
+    await expect(e.response.containNow({ id: 'x', rule: 'test.contain' } as unknown as Alert)).resolves.toBeUndefined()
+    await expect(e.response.containNow(null as unknown as Alert)).resolves.toBeUndefined()
+    expect(await e.control.version()).toBe(before)
+    expect((await e.keys.get(unmatched.api_key_id as string)).status).toBe('active')
+    expect((await e.keys.get(gated.api_key_id as string)).status).toBe('active')
   })
 
   it('an unrecoverable failure goes straight to the dead letters, after one attempt', async () => {

@@ -12,7 +12,9 @@
  * approval — are queued at run start on `respond-containment` (own worker, same job ids,
  * processing and run log); the chain passes over them, and stops at one that was dead-lettered.
  * Before that, the alerts worker revokes the key of such a `revoke_key` step itself, at
- * pickup (`revokeAtPickup`): the step then records the revocation as already done.
+ * pickup (`revokeAtPickup`): the step then records the revocation as already done. In
+ * `vigil up` the same revocation starts earlier still, when detection hands the alert over in
+ * process (`containNow`), and the pickup finds it made.
  *
  * What is relied on (by server's wiring, the CLI, and the tests):
  * - Exactly once: a key with a success in `respond_steps` never runs again, whatever Redis
@@ -132,6 +134,15 @@ export interface Response {
   decide: Approvals['decide']
   /** Sends the digest of the 24 whole hours before `nowMs` (what the scheduled job does). */
   sendDigest(nowMs?: number): Promise<{ incidents: number; sent: boolean }>
+  /**
+   * Containment at hand-over, in the process that detected the alert (`vigil up` calls it for
+   * every alert detection hands over, just before queueing it): the revocation the `alerts`
+   * worker makes at pickup, started now instead of after the queue's round trip, so a burst of
+   * alerts reaches the control log's group commit at once. Returns at once and never throws
+   * (a failure is logged); the queued job still matches the playbooks, finds the key revoked
+   * (no second version) and runs everything else. The promise is for tests and the bench.
+   */
+  containNow(alert: Alert): Promise<void>
   close(): Promise<void>
 }
 
@@ -373,6 +384,24 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
         return
       }
     }
+  }
+
+  // Containments started at hand-over and not yet committed: close() waits for them.
+  const containing = new Set<Promise<void>>()
+  let closing = false
+  function containNow(alert: Alert): Promise<void> {
+    if (closing) return Promise.resolve()
+    const p = (async () => {
+      try {
+        if (!isAlert(alert)) return
+        await revokeAtPickup(alert, matchPlaybooks(playbooks, alert))
+      } catch (err) {
+        log.warn({ alert: (alert as { id?: unknown })?.id, err: errText(err) }, 'containment at hand-over failed; the queued alert will retry')
+      }
+    })()
+    containing.add(p)
+    void p.finally(() => containing.delete(p))
+    return p
   }
 
   /** Queues the run's containment steps at once (idempotent: the same job ids every time). */
@@ -714,7 +743,10 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     retryDeadLetter,
     decide: (id, input) => approvals.decide(id, input),
     sendDigest,
+    containNow,
     async close() {
+      closing = true
+      await Promise.allSettled([...containing])
       await alertsWorker.close()
       await runsWorker.close()
       await stepsWorker.close()
