@@ -4,7 +4,8 @@
  * new alert to the response side through the BullMQ queue `alerts` (job id = alert id, so
  * a second engine or a retried tick adds nothing). An alert a repeat escalates is handed over
  * again as `<alert id>.<severity>` (BullMQ job ids must not hold ':'), so each severity it
- * reaches is delivered once and a critical playbook can act on it. Rules switched on or off at
+ * reaches is delivered once and a critical playbook can act on it. Just before queueing, the
+ * alert is also given to `onHandOver` in process: `vigil up` starts its containment there. Rules switched on or off at
  * runtime (`rule_changes`, rule-states.ts) override their files within about a second.
  */
 import { Queue } from 'bullmq'
@@ -34,6 +35,11 @@ export interface DetectionDeps {
   tickMs?: number
   /** Observes each new alert's latency from event arrival, seconds. */
   onLatency?: (seconds: number, rule: string) => void
+  /**
+   * Called with each alert just before it is queued, in this process (`vigil up`: the response
+   * side's `containNow`). Not awaited; the queue stays the hand-over of record.
+   */
+  onHandOver?: (alert: Alert, why: AlertHandover) => void
 }
 
 export interface Detection {
@@ -43,6 +49,8 @@ export interface Detection {
   alerts: AlertStore
   engine: DetectionEngine
   queue: Queue
+  /** What the engine does with each new (or escalated) alert it stored: `onHandOver`, then the queue. */
+  handOver(alert: Alert, why: AlertHandover): Promise<void>
   routes: FastifyPluginAsync
   close(): Promise<void>
 }
@@ -52,13 +60,26 @@ export function alertJobId(alert: Alert, why: AlertHandover): string {
   return why === 'created' ? alert.id : `${alert.id}.${alert.severity}`
 }
 
-/** The engine's `onAlert`: adds the alert to `queue` once per alert and once per escalation. */
-export function queueAlerts(queue: Queue, logger: Logger, onLatency?: (seconds: number, rule: string) => void): (alert: Alert, why: AlertHandover) => Promise<void> {
+/**
+ * The engine's `onAlert`: adds the alert to `queue` once per alert and once per escalation,
+ * after handing it to `onHandOver` (in process, not awaited, its failures only logged).
+ */
+export function queueAlerts(
+  queue: Queue,
+  logger: Logger,
+  onLatency?: (seconds: number, rule: string) => void,
+  onHandOver?: (alert: Alert, why: AlertHandover) => void,
+): (alert: Alert, why: AlertHandover) => Promise<void> {
   return async (alert, why) => {
     // Latency is from the first event to the alert; an escalation is not a new detection.
     if (why === 'created' && alert.event_received_at) {
       const seconds = (Date.parse(alert.detected_at) - Date.parse(alert.event_received_at)) / 1000
       onLatency?.(seconds, alert.rule)
+    }
+    try {
+      onHandOver?.(alert, why)
+    } catch (err) {
+      logger.warn({ alert: alert.id, err: (err as Error).message }, 'in-process hand-over failed; the queue still has the alert')
     }
     await queue.add('alert', alert, { jobId: alertJobId(alert, why), removeOnComplete: 10_000, removeOnFail: false })
     logger.info({ alert: alert.id, rule: alert.rule, severity: alert.severity, entity: alert.entity, ...(why === 'escalated' ? { escalated: true } : {}) }, 'alert')
@@ -71,7 +92,7 @@ export async function startDetection(deps: DetectionDeps): Promise<Detection> {
   // BullMQ wants its own connection, one that retries forever rather than failing commands.
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null })
   const queue = new Queue(ALERTS_QUEUE, { connection, prefix: deps.queuePrefix ?? 'vigil' })
-  const onAlert = queueAlerts(queue, deps.logger, deps.onLatency)
+  const onAlert = queueAlerts(queue, deps.logger, deps.onLatency, deps.onHandOver)
   const ruleStates = new RuleStates(deps.store)
   const engine = new DetectionEngine({
     ruleStates,
@@ -91,6 +112,7 @@ export async function startDetection(deps: DetectionDeps): Promise<Detection> {
     alerts,
     engine,
     queue,
+    handOver: onAlert,
     routes: alertsRoutes({ alerts, cursors: deps.cursors }),
     async close() {
       await engine.stop()

@@ -175,8 +175,12 @@ describe('detection engine', () => {
     const escalating: EngineRule = { ...rule, escalate: [{ severity: 'critical', min_count: 3 }] }
     const connection = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: null })
     const queue = new Queue('alerts', { connection, prefix: `vigil-test-${randomUUID()}` })
+    // What the in-process hand-over (vigil up: respond's containNow) was given, and whether the job was queued yet.
+    const inProcess: Array<[string, string, string, boolean]> = []
     try {
-      const handover = queueAlerts(queue, logger)
+      const handover = queueAlerts(queue, logger, undefined, (a, why) => {
+        void queue.getJob(why === 'created' ? a.id : `${a.id}.${a.severity}`).then((job) => inProcess.push([a.id, why, a.severity, job !== undefined]))
+      })
       const engine = new DetectionEngine({ store: h.store, logger, rules: [escalating], detectors: [triggerDetector], onAlert: handover })
       const trigger = async (i: number) => {
         await storeEvents(h.store, [ev(i, { action: 'test.trigger', api_key_id: 'kx' })])
@@ -209,6 +213,31 @@ describe('detection engine', () => {
       expect(jobOf(id)?.data).toMatchObject({ id, severity: 'high' })
       expect(jobOf(`${id}.critical`)?.data).toMatchObject({ id, severity: 'critical', count: 3 })
       expect((await engine.alerts.get(id))?.severity).toBe('critical')
+      // In process: every hand-over, before its job was queued (the repeat hand-over's job existed).
+      expect(inProcess).toEqual([
+        [id, 'created', 'high', false],
+        [id, 'escalated', 'critical', false],
+        [id, 'escalated', 'critical', true],
+      ])
+    } finally {
+      await queue.obliterate({ force: true })
+      await queue.close()
+      connection.disconnect()
+    }
+  })
+
+  it('an in-process hand-over that throws is logged and the alert is still queued', async () => {
+    const connection = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: null })
+    const queue = new Queue('alerts', { connection, prefix: `vigil-test-${randomUUID()}` })
+    try {
+      const handover = queueAlerts(queue, logger, undefined, () => {
+        throw new Error('response side not ready')
+      })
+      const engine = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], onAlert: handover })
+      await storeEvents(h.store, [ev(1, { action: 'test.trigger', api_key_id: 'k-throwing-handover' })])
+      expect(await engine.tick()).toMatchObject({ created: 1 })
+      const [alert] = (await engine.alerts.list({ limit: 10 })).filter((a) => a.entity.id === 'k-throwing-handover')
+      expect((await queue.getJob(alert!.id))?.data).toMatchObject({ id: alert!.id })
     } finally {
       await queue.obliterate({ force: true })
       await queue.close()
