@@ -27,7 +27,7 @@ import {
   type VigilConfig,
 } from '@vigil/core'
 import { createIngest, createSourceRegistry, loadGeoDatabase, type Ingest, type SourceRegistry } from '@vigil/ingest'
-import { DETECT_MIGRATIONS_DIR, rulesRoutes, startDetection } from '@vigil/detect'
+import { DETECT_MIGRATIONS_DIR, rulesRoutes, startDetection, type Detection } from '@vigil/detect'
 import { RESPOND_MIGRATIONS_DIR } from '@vigil/respond'
 import { Histogram } from 'prom-client'
 import { startAdminSocket } from './admin-socket.js'
@@ -65,6 +65,8 @@ export interface VigilHandle {
   readonly metrics: Registry
   /** State stores, playbook engine and routes of the response side. */
   readonly respond: ResponseSide
+  /** Detection's hand-over of a stored alert (in process, then the `alerts` queue), as its engine calls it. */
+  readonly handOverAlert: Detection['handOver']
   /** Where the admin socket listens (`<dataDir>/vigil.sock`); undefined when not served. */
   readonly adminSocket: string | undefined
   /** Where the demo trading API listens (`demo: true`), e.g. `http://127.0.0.1:41234`; undefined without. */
@@ -214,6 +216,9 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       queuePrefix: await queuePrefixOf(store),
       cursors: createCursorCodec(cursorKey),
       onLatency: (seconds, rule) => alertLatency.observe({ rule }, seconds),
+      // Containment starts in process as the alert is handed over (respond's containNow); the
+      // queue remains the hand-over of record. Alerts before the response side is up just queue.
+      onHandOver: (alert) => void live.respond?.response.containNow(alert),
     })
     undo.push({ what: 'detection', run: () => detection.close() })
 
@@ -272,6 +277,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       sources,
       metrics,
       respond,
+      handOverAlert: detection.handOver,
       adminSocket: adminSocket?.path,
       demoUrl,
       demoAccount,
