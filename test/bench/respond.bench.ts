@@ -477,8 +477,8 @@ alerts: **${met ? 'met' : 'not met'}** (p99 ${instantN ? `${fmt(instantLatency.p
 
 Where the time goes, per alert, from the timestamps Vigil stores (the control log row's \`at\`, stamped when its group
 commit starts; the run's first row; the incident timeline's \`at\`s, as \`GET /v1/incidents/:id\` shows them). The
-revocation is made when the \`alerts\` worker picks the alert up, before the run starts; the run's own steps follow
-and record it as already done:
+revocation is made at hand-over, in process (\`containNow\`), before the run starts; the run's own steps follow and
+record it as already done:
 
 | segment | paced burst: p50 / p99 / max / mean, ms | instant burst: p50 / p99 / max / mean, ms | alone: p50 / max, ms |
 |---|---|---|---|
