@@ -4,7 +4,11 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
-import { loadConfig } from '@vigil/core'
+import { randomBytes } from 'node:crypto'
+import { Queue } from 'bullmq'
+import { Redis } from 'ioredis'
+import { instanceId, loadConfig } from '@vigil/core'
+import { AlertStore, loadRules, DEFAULT_RULES_DIR } from '@vigil/detect'
 import { startVigil, type VigilHandle } from './runtime.js'
 import { createToken } from './tokens.js'
 import { demoBatch, demoEvent } from './demo-traffic.js'
@@ -69,6 +73,48 @@ describe('startVigil', () => {
     expect(request).toMatchObject({ source: 'demo', outcome: 'success', geo: { country: expect.stringMatching(/^[A-Z]{2}$/) } })
     const health = await fetch(`${handle.url}/v1/health`)
     expect(await health.json()).toMatchObject({ status: 'ok' })
+  }, 30_000)
+
+  it('hands a stored alert to the response side in process: its key is revoked while the alerts queue is paused', async () => {
+    const h = handle!
+    const connection = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: null })
+    const queue = new Queue('alerts', { connection, prefix: `vigil:${await instanceId(h.store)}` })
+    await queue.pause()
+    try {
+      const rule = loadRules(DEFAULT_RULES_DIR).find((r) => r.id === 'auth.brute_force')!
+      const key = `ak_handover_${randomBytes(4).toString('hex')}`
+      const now = Date.now()
+      const { alert } = await new AlertStore(h.store).upsert(
+        {
+          rule: rule.id,
+          severity: 'critical',
+          score: 95,
+          entity: { type: 'api_key', id: key },
+          api_key_id: key,
+          client_ip: '203.0.113.9',
+          firstSeenMs: now - 60_000,
+          lastSeenMs: now - 1000,
+          windowStartMs: Math.floor(now / 300_000) * 300_000,
+          count: 40,
+          summary: `40 forged signatures on ${key}`,
+          evidence: { value: 40, threshold: 10, sample_event_ids: [] },
+        },
+        rule.suppressionMs,
+      )
+      await h.handOverAlert(alert, 'created')
+      let state = await h.respond.keys.get(key)
+      for (let i = 0; i < 100 && state.status !== 'revoked'; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        state = await h.respond.keys.get(key)
+      }
+      expect(state).toMatchObject({ status: 'revoked' })
+      // Nobody took the job: the revocation came from the in-process hand-over, not the queue.
+      expect(await queue.getJobState(alert.id)).not.toMatch(/active|completed|failed/)
+    } finally {
+      await queue.resume()
+      await queue.close()
+      connection.disconnect()
+    }
   }, 30_000)
 
   it('closes once, flushing what ingest accepted', async () => {
