@@ -227,7 +227,8 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
   const runsQueue = new Queue<RunJobData>(RUNS_QUEUE, { connection, prefix })
 
   const timeline = async (incidentId: string | null, entry: Parameters<IncidentStore['addTimeline']>[1]) => {
-    if (incidentId) await deps.incidents.addTimeline(incidentId, entry)
+    // The run's incident id came from the store (open_incident, or the alert's incident).
+    if (incidentId) await deps.incidents.addTimeline(incidentId, entry, { knownToExist: true })
   }
 
   const doneOf = async (runId: string): Promise<Done> =>

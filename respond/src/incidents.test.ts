@@ -274,6 +274,10 @@ describe('timeline', () => {
     await expectError(incidents.addTimeline('in_missing', entry), 'VIGIL_ERR_INCIDENT_NOT_FOUND')
     const { incident } = await incidents.openForAlert(alert(), by)
     await expectError(incidents.addTimeline(incident.id, { ...entry, at: 'yesterday' }), 'VIGIL_ERR_API_BAD_REQUEST')
+    await expectError(incidents.addTimeline(incident.id, { ...entry, at: 'yesterday' }, { knownToExist: true }), 'VIGIL_ERR_API_BAD_REQUEST')
+    // An id the caller took from the store is written without the existence read.
+    await incidents.addTimeline(incident.id, { ...entry, detail: { note: 'known' } }, { knownToExist: true })
+    expect((await incidents.get(incident.id))?.timeline.filter((t) => t.kind === 'note').map((t) => t.detail)).toEqual([{ note: 'known' }])
   })
 })
 

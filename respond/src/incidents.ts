@@ -394,8 +394,8 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
       return { incident, attached }
     },
 
-    async addTimeline(incidentId, entry) {
-      if (!(await current(incidentId))) throw new VigilError('VIGIL_ERR_INCIDENT_NOT_FOUND', incidentId)
+    async addTimeline(incidentId, entry, opts) {
+      if (!opts?.knownToExist && !(await current(incidentId))) throw new VigilError('VIGIL_ERR_INCIDENT_NOT_FOUND', incidentId)
       await insertTimeline(incidentId, entry)
     },
 

@@ -143,7 +143,12 @@ export interface IncidentStore {
     attached?: boolean
   }>
   attachAlert(incidentId: string, alert: Alert, actor: string): Promise<{ incident: Incident; attached: boolean }>
-  addTimeline(incidentId: string, entry: Omit<TimelineEntry, 'at'> & { at?: string }): Promise<void>
+  /**
+   * `knownToExist`: the caller took the id from the store itself (incidents are never deleted), so
+   * the existence read is skipped; the playbook engine's entries, a handful per step. Otherwise an
+   * unknown id answers `incident_not_found`.
+   */
+  addTimeline(incidentId: string, entry: Omit<TimelineEntry, 'at'> & { at?: string }, opts?: { knownToExist?: boolean }): Promise<void>
   /** `extra.resolution` (resolving or closing) is kept, masked, in the status entry of the timeline and the audit chain. */
   setStatus(incidentId: string, status: IncidentStatus, note: string, actor: string, extra?: { resolution?: string }): Promise<Incident>
   get(id: string): Promise<Incident | undefined>
