@@ -31,7 +31,8 @@ export interface Store {
    * The same store, its statements ahead of the queue: on embedded chDB a few statements run at
    * once (statement-gate.ts) and an urgent one starts before every waiting normal one. For the
    * few statements between a detection and its containment reaching trading APIs (the control
-   * log's commit); everything else uses the store itself. On a server, the store itself.
+   * log's commit); everything else uses the store itself. On a server it behaves as the store
+   * (the server schedules statements itself).
    */
   readonly urgent: Store
   /** Runs a SELECT and returns its rows (JSONEachRow). 64-bit integers come back as strings. */
