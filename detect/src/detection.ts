@@ -5,8 +5,9 @@
  * a second engine or a retried tick adds nothing). An alert a repeat escalates is handed over
  * again as `<alert id>.<severity>` (BullMQ job ids must not hold ':'), so each severity it
  * reaches is delivered once and a critical playbook can act on it. Just before queueing, the
- * alert is also given to `onHandOver` in process: `vigil up` starts its containment there. Rules switched on or off at
- * runtime (`rule_changes`, rule-states.ts) override their files within about a second.
+ * alert is also given to `onHandOver` in process: `vigil up` starts its containment there.
+ * Rules switched on or off at runtime (`rule_changes`, rule-states.ts) override their files
+ * within about a second.
  */
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
