@@ -22,7 +22,7 @@ import type { TSchema, Static } from '@sinclair/typebox'
 import type { Alert, VigilConfig } from '@vigil/core'
 import type { Logger } from 'pino'
 import type { Redis } from 'ioredis'
-import type { AuditLog, Incident, IncidentStore, KeyStateStore, KillSwitchStore } from './seams.js'
+import type { AuditLog, IncidentStore, IncidentSummary, KeyStateStore, KillSwitchStore } from './seams.js'
 import type { ReportStore } from './reports/report-store.js'
 
 /** What every action may use. Built once by the engine. */
@@ -52,8 +52,8 @@ export interface SecretResolver {
 /** What one attempt of one step knows. */
 export interface ActionContext {
   alert: Alert
-  /** The incident of this playbook run (the engine opens it before any other step). */
-  incident: Incident | null
+  /** The incident of this playbook run (the engine opens it before any other step), without its timeline. */
+  incident: IncidentSummary | null
   playbook: string
   /** Index of the step in its playbook, from 0. */
   step: number

@@ -475,7 +475,7 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     let result: ActionResult
     try {
       const [incident] = await Promise.all([
-        ctx.incidentId ? deps.incidents.get(ctx.incidentId).then((i) => i ?? null) : Promise.resolve(null),
+        ctx.incidentId ? deps.incidents.summary(ctx.incidentId).then((i) => i ?? null) : Promise.resolve(null),
         timeline(ctx.incidentId, { ...base, kind: 'step_attempt', actor: d.actor, attempt, outcome: null, detail: { step_index: d.step, of: attempts } }),
       ])
       const actx: ActionContext = { alert: d.alert, incident, playbook: playbook.id, step: d.step, idempotencyKey: key, attempt, actor: d.actor, done: ctx.done }
@@ -611,7 +611,7 @@ export async function startResponse(deps: ResponseDeps): Promise<Response> {
     onRequested: async (approval) => {
       const run = await runs.getRun(approval.run_id)
       if (!run) return
-      const incident = approval.incident_id ? ((await deps.incidents.get(approval.incident_id)) ?? null) : null
+      const incident = approval.incident_id ? ((await deps.incidents.summary(approval.incident_id)) ?? null) : null
       const action = actionByType.get(approval.action)
       await postApprovalRequest(
         { config: deps.config, logger: log, redis: deps.redis },

@@ -284,6 +284,18 @@ describe('timeline', () => {
 describe('reading', () => {
   it('get answers undefined for an unknown id', async () => {
     expect(await incidents.get('in_unknown')).toBeUndefined()
+    expect(await incidents.summary('in_unknown')).toBeUndefined()
+  })
+
+  it('summary is the incident without its timeline', async () => {
+    const key = `k_summary_${uniq()}`
+    const { incident } = await incidents.openForAlert(alert({ api_key_id: key }), by)
+    await incidents.attachAlert(incident.id, alert({ api_key_id: key, severity: 'critical' }), 'playbook:pb_test')
+    const full = await incidents.get(incident.id)
+    const { timeline, ...rest } = full!
+    expect(timeline.length).toBeGreaterThan(0)
+    expect(await incidents.summary(incident.id)).toEqual(rest)
+    expect(rest.alert_ids).toHaveLength(2)
   })
 
   it('lists newest first with filters and keyset paging', async () => {

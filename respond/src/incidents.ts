@@ -19,7 +19,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { maskEvent, maskText, severityRank, VigilError, type Alert, type Severity, type Store } from '@vigil/core'
-import { INCIDENT_STATUSES, type AuditLog, type Incident, type IncidentStatus, type IncidentStore, type TimelineEntry } from './seams.js'
+import { INCIDENT_STATUSES, type AuditLog, type Incident, type IncidentStatus, type IncidentStore, type IncidentSummary, type TimelineEntry } from './seams.js'
 import { chToIso, dateToCh, isoToCh, msToCh } from './clickhouse-time.js'
 
 export interface IncidentStoreOptions {
@@ -243,6 +243,13 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
     return rows.map(toEntry)
   }
 
+  async function summary(id: string): Promise<IncidentSummary | undefined> {
+    const [row, alerts] = await Promise.all([current(id), alertIdsOf([id])])
+    if (!row) return undefined
+    const { timeline: _timeline, ...rest } = toIncident(row, alerts.get(id) ?? [], [])
+    return rest
+  }
+
   async function full(id: string): Promise<Incident | undefined> {
     const row = await current(id)
     if (!row) return undefined
@@ -434,6 +441,7 @@ export function createIncidentStore(opts: IncidentStoreOptions): IncidentStore {
     },
 
     get: full,
+    summary,
 
     async list(f) {
       const where: string[] = []

@@ -15,6 +15,7 @@ export type {
   IncidentStatus,
   TimelineEntry,
   Incident,
+  IncidentSummary,
   IncidentStore,
   AuditEntry,
   AuditProblem,

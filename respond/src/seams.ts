@@ -127,6 +127,9 @@ export interface Incident {
   timeline: TimelineEntry[]
 }
 
+/** An incident without its timeline: what a playbook step is given (no action reads the timeline). */
+export type IncidentSummary = Omit<Incident, 'timeline'>
+
 export interface IncidentStore {
   /**
    * The open incident this alert belongs to: an incident already open for the same entity
@@ -152,6 +155,8 @@ export interface IncidentStore {
   /** `extra.resolution` (resolving or closing) is kept, masked, in the status entry of the timeline and the audit chain. */
   setStatus(incidentId: string, status: IncidentStatus, note: string, actor: string, extra?: { resolution?: string }): Promise<Incident>
   get(id: string): Promise<Incident | undefined>
+  /** The incident without its timeline (two reads instead of three, and none of them grows with the timeline). */
+  summary(id: string): Promise<IncidentSummary | undefined>
   list(filter: { status?: IncidentStatus; severity?: Severity; api_key_id?: string; fromMs?: number; toMs?: number; before?: { at: string; id: string }; limit: number }): Promise<Omit<Incident, 'timeline'>[]>
 }
 

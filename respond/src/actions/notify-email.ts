@@ -20,7 +20,7 @@ import { lazy, maskText, type Alert, type VigilConfig } from '@vigil/core'
 import type { Logger } from 'pino'
 import type { Redis } from 'ioredis'
 import type { Action, ActionContext, ActionResult } from '../action.js'
-import type { Incident } from '../seams.js'
+import type { Incident, IncidentSummary } from '../seams.js'
 import { claimEffect, recordEffect, releaseEffect } from './effect-record.js'
 import { renderTemplate } from './template.js'
 
@@ -65,7 +65,7 @@ function dashboardUrl(publicUrl: string, kind: 'alerts' | 'incidents', id: strin
 }
 
 /** The subject from a template like every other (`{{alert.rule}}`); one pass, so a value is never expanded again. */
-export function emailSubject(template: string, alert: Alert, incident: Incident | null): string {
+export function emailSubject(template: string, alert: Alert, incident: IncidentSummary | null): string {
   return headerText(renderTemplate(template, { alert, incident, playbook: '' }, 250), 250)
 }
 
@@ -76,7 +76,7 @@ export interface RenderedEmail {
 }
 
 /** The alert as an email: the same facts as the Slack message (slack-blocks.ts). */
-export function alertEmail(alert: Alert, incident: Incident | null, done: ActionContext['done'], opts: { publicUrl: string; subject?: string }): RenderedEmail {
+export function alertEmail(alert: Alert, incident: IncidentSummary | null, done: ActionContext['done'], opts: { publicUrl: string; subject?: string }): RenderedEmail {
   const rows: Array<[string, string]> = [
     ['Rule', alert.rule],
     ['Severity', `${alert.severity} (score ${alert.score})`],

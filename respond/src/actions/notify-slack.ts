@@ -23,7 +23,7 @@ import type { Alert, VigilConfig } from '@vigil/core'
 import type { Logger } from 'pino'
 import type { Redis } from 'ioredis'
 import type { Action, ActionContext, ActionResult } from '../action.js'
-import type { Incident } from '../seams.js'
+import type { IncidentSummary } from '../seams.js'
 import { claimEffect, recordEffect, releaseEffect } from './effect-record.js'
 import { slackAlertBlocks, slackAlertText, type SlackAlertOptions } from './slack-blocks.js'
 
@@ -219,7 +219,7 @@ export const notifySlack = createNotifySlack()
 export interface ApprovalRequest {
   approvalId: string
   alert: Alert
-  incident: Incident | null
+  incident: IncidentSummary | null
   /** The step waiting: its action type and one line saying what it will do. */
   step: { action: string; description: string }
   done?: ActionContext['done']

@@ -14,7 +14,7 @@
  */
 import { maskText, type Alert } from '@vigil/core'
 import type { ActionContext } from '../action.js'
-import type { Incident } from '../seams.js'
+import type { IncidentSummary } from '../seams.js'
 
 /** The `action_id`s of Vigil's buttons. */
 export const SLACK_ACTION_IDS = {
@@ -140,7 +140,7 @@ export function slackAlertText(alert: Alert, opts: Pick<SlackAlertOptions, 'appr
  * The blocks of an alert message. `done` is what the playbook already did (ActionContext),
  * shown so the reader knows what is left to do.
  */
-export function slackAlertBlocks(alert: Alert, incident: Incident | null, done: ActionContext['done'], opts: SlackAlertOptions): SlackBlock[] {
+export function slackAlertBlocks(alert: Alert, incident: IncidentSummary | null, done: ActionContext['done'], opts: SlackAlertOptions): SlackBlock[] {
   const blocks: SlackBlock[] = []
   const emoji = SEVERITY_EMOJI[alert.severity] ?? ''
   const title = opts.approval ? `Approval needed: ${opts.approval.action}` : `${alert.severity.toUpperCase()} · ${alert.rule}`
