@@ -32,7 +32,7 @@
  * to wait for the last run after that); env BENCH_ALERTS, BENCH_RUNS_TIMEOUT etc. too.
  */
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
