@@ -6,54 +6,59 @@
  * parameterized statement of the process one after another. A burst of ordinary statements
  * (50 alert upserts, an ingest flush, a report) therefore queued a revocation's two statements
  * behind all of them: measured here, a one-row read took 190 ms p50 behind 50 busy writers and
- * 16 ms when the writers were held to three statements at a time (see docs/benchmarks.md,
- * "Statement lanes").
+ * 16 ms when the writers were held to three statements at a time (docs/benchmarks.md, the
+ * response section's "Statement lanes").
  *
- * Relied on by store.ts, which runs every embedded statement through one gate. What it gives:
- * - at most `limit` normal statements in flight; more wait in order of arrival;
- * - urgent statements (the store's `urgent` view) start before any waiting normal one and may
- *   use one slot beyond `limit`, so a revocation waits for at most the statements already
- *   running, never for the queue;
- * - a slot is handed over at release, so no newcomer can slip past a waiter.
+ * Relied on by store.ts, which runs every embedded statement through one gate, in one of three
+ * lanes. What it gives:
+ * - `normal`: at most `limit` statements in flight; more wait in order of arrival;
+ * - `prompt` (detection): starts before any waiting normal statement, and may use one slot
+ *   beyond `limit`;
+ * - `urgent` (the control channel): starts before any waiting prompt or normal statement, and
+ *   may use two slots beyond `limit`;
+ * so a statement waits for the statements already running, never for a lower lane's queue;
+ * - a slot is counted when its statement is let in, so no newcomer can slip past a waiter.
  * Not given: preemption. A long statement already running keeps its thread.
  */
+export type StatementLane = 'urgent' | 'prompt' | 'normal'
+
+export const STATEMENT_LANES: readonly StatementLane[] = ['urgent', 'prompt', 'normal']
+
 export interface StatementGate {
-  run<T>(urgent: boolean, statement: () => Promise<T>): Promise<T>
-  /** Statements running and waiting, for tests and diagnostics. */
-  stats(): { running: number; waitingUrgent: number; waitingNormal: number }
+  run<T>(lane: StatementLane, statement: () => Promise<T>): Promise<T>
+  /** Statements running, and waiting per lane, for tests and diagnostics. */
+  stats(): { running: number; waiting: Record<StatementLane, number> }
 }
 
 export function createStatementGate(limit: number): StatementGate {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`statement gate limit must be a whole number ≥ 1, got ${limit}`)
-  const urgentCap = limit + 1
-  const urgentWaiting: Array<() => void> = []
-  const normalWaiting: Array<() => void> = []
+  // Highest lane first.
+  const lanes = STATEMENT_LANES.map((name, i) => ({ name, cap: limit + (STATEMENT_LANES.length - 1 - i), waiting: [] as Array<() => void> }))
+  const byName = new Map(lanes.map((l) => [l.name, l]))
   let running = 0
 
-  function pump(): void {
-    while (urgentWaiting.length > 0 && running < urgentCap) {
-      running++
-      ;(urgentWaiting.shift() as () => void)()
-    }
-    while (normalWaiting.length > 0 && urgentWaiting.length === 0 && running < limit) {
-      running++
-      ;(normalWaiting.shift() as () => void)()
-    }
-  }
+  /** A lane may start a statement when it has room and no higher lane is waiting. */
+  const mayStart = (index: number) => running < (lanes[index] as (typeof lanes)[number]).cap && lanes.slice(0, index).every((l) => l.waiting.length === 0)
 
-  function acquire(urgent: boolean): Promise<void> | undefined {
-    if (urgent ? running < urgentCap : running < limit && urgentWaiting.length === 0) {
-      running++
-      return undefined
+  function pump(): void {
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i] as (typeof lanes)[number]
+      while (lane.waiting.length > 0 && mayStart(i)) {
+        running++
+        ;(lane.waiting.shift() as () => void)()
+      }
+      if (lane.waiting.length > 0) return
     }
-    // Counted as running by pump() when woken.
-    return new Promise<void>((resolve) => (urgent ? urgentWaiting : normalWaiting).push(resolve))
   }
 
   return {
-    async run(urgent, statement) {
-      const wait = acquire(urgent)
-      if (wait) await wait
+    async run(name, statement) {
+      const lane = byName.get(name)
+      if (!lane) throw new RangeError(`unknown statement lane ${String(name)}`)
+      const index = lanes.indexOf(lane)
+      if (lane.waiting.length === 0 && mayStart(index)) running++
+      // Counted as running by pump() when let in.
+      else await new Promise<void>((resolve) => lane.waiting.push(resolve))
       try {
         return await statement()
       } finally {
@@ -61,6 +66,6 @@ export function createStatementGate(limit: number): StatementGate {
         pump()
       }
     },
-    stats: () => ({ running, waitingUrgent: urgentWaiting.length, waitingNormal: normalWaiting.length }),
+    stats: () => ({ running, waiting: Object.fromEntries(lanes.map((l) => [l.name, l.waiting.length])) as Record<StatementLane, number> }),
   }
 }

@@ -61,21 +61,25 @@ describe('store on embedded chDB', () => {
     expect(await store.ping()).toBe(true)
   })
 
-  it('has an urgent view on the same engine and data, whose own urgent view is itself', async () => {
+  it('has urgent and prompt views on the same engine and data, each knowing the others', async () => {
     await store.urgent.command('CREATE TABLE lane_probe (n UInt32) ENGINE = MergeTree ORDER BY n')
-    await store.urgent.insertNdjson('lane_probe', ['n'], '{"n":1}\n{"n":2}\n')
-    // Many normal statements queued at once, an urgent one among them: all answer correctly.
+    await store.prompt.insertNdjson('lane_probe', ['n'], '{"n":1}\n{"n":2}\n')
+    // Many normal statements queued at once, urgent and prompt ones among them: all answer correctly.
     const normal = Array.from({ length: 12 }, (_, i) => store.query<{ s: string }>('SELECT sum(n) + {i:UInt32} AS s FROM lane_probe', { i }))
     const urgent = store.urgent.query<{ s: string }>('SELECT sum(n) AS s FROM lane_probe')
+    const prompt = store.prompt.query<{ s: string }>('SELECT sum(n) * 2 AS s FROM lane_probe')
     expect((await urgent)[0]!.s).toBe('3')
+    expect((await prompt)[0]!.s).toBe('6')
     expect((await Promise.all(normal)).map((r) => Number(r[0]!.s))).toEqual(Array.from({ length: 12 }, (_, i) => 3 + i))
     expect(store.urgent.urgent).toBe(store.urgent)
+    expect(store.prompt.urgent).toBe(store.urgent)
+    expect(store.urgent.prompt).toBe(store.prompt)
     expect(store.urgent.tiering).toBe(store.tiering)
   })
 })
 
 describe('embeddedStatementLimit', () => {
-  it('leaves one of libuv\'s worker threads for urgent statements', () => {
+  it('leaves one of libuv\'s worker threads for prompt and urgent statements', () => {
     expect(embeddedStatementLimit({})).toBe(3)
     expect(embeddedStatementLimit({ UV_THREADPOOL_SIZE: '8' })).toBe(7)
     expect(embeddedStatementLimit({ UV_THREADPOOL_SIZE: '1' })).toBe(3)

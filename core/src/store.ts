@@ -11,7 +11,7 @@ import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@c
 import type { VigilConfig } from './config.js'
 import { VigilError } from './errors.js'
 import { resolveTiering, writeEmbeddedStorageConfig, type StorageTiering } from './storage-tiers.js'
-import { createStatementGate, type StatementGate } from './statement-gate.js'
+import { createStatementGate, STATEMENT_LANES, type StatementGate, type StatementLane } from './statement-gate.js'
 
 export type QueryParams = Record<string, unknown>
 export type RawFormat = 'JSONEachRow' | 'JSONCompactEachRow'
@@ -35,6 +35,12 @@ export interface Store {
    * (the server schedules statements itself).
    */
   readonly urgent: Store
+  /**
+   * The same store, its statements behind urgent ones and ahead of every other waiting one: the
+   * detection engine's (its reads and alerts), so a tick does not queue behind ingest's inserts.
+   * On a server it behaves as the store.
+   */
+  readonly prompt: Store
   /** Runs a SELECT and returns its rows (JSONEachRow). 64-bit integers come back as strings. */
   query<T = Record<string, unknown>>(sql: string, params?: QueryParams): Promise<T[]>
   /** Runs a statement that returns nothing (DDL, ALTER, INSERT … SELECT). */
@@ -105,7 +111,7 @@ export async function openStore(config: VigilConfig, opts: OpenStoreOptions = {}
 
 /**
  * Normal statements the embedded engine runs at once: one fewer than libuv's worker threads
- * (UV_THREADPOOL_SIZE, 4 by default), so an urgent statement finds a thread free.
+ * (UV_THREADPOOL_SIZE, 4 by default), so a prompt or urgent statement finds a thread free.
  */
 export function embeddedStatementLimit(env: NodeJS.ProcessEnv = process.env): number {
   const threads = Number(env.UV_THREADPOOL_SIZE)
@@ -116,21 +122,28 @@ export function embeddedStatementLimit(env: NodeJS.ProcessEnv = process.env): nu
 async function withTiering(base: StoreParts, config: VigilConfig): Promise<Store> {
   try {
     const tiering = await resolveTiering((sql, params) => base.normal.query(sql, params), config, base.normal.kind)
-    const urgent: Store = {
-      ...base.urgent,
-      tiering,
-      get urgent(): Store {
-        return urgent
-      },
+    // Every view knows the others: store.urgent.prompt is store.prompt.
+    const views = {} as Record<StatementLane, Store>
+    for (const lane of STATEMENT_LANES) {
+      views[lane] = {
+        ...base[lane],
+        tiering,
+        get urgent(): Store {
+          return views.urgent
+        },
+        get prompt(): Store {
+          return views.prompt
+        },
+      }
     }
-    return { ...base.normal, tiering, urgent }
+    return views.normal
   } catch (err) {
     await base.normal.close().catch(() => {})
     throw err
   }
 }
 
-type StoreParts = Record<'normal' | 'urgent', Omit<Store, 'tiering' | 'urgent'>>
+type StoreParts = Record<StatementLane, Omit<Store, 'tiering' | 'urgent' | 'prompt'>>
 
 function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawInsert | undefined, closeEngine: () => void, gate: StatementGate | undefined): StoreParts {
   const shared = {
@@ -152,12 +165,14 @@ function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawI
       }
     },
   }
-  return { normal: { ...shared, ...statements(client, chdb, gate, false) }, urgent: { ...shared, ...statements(client, chdb, gate, true) } }
+  const parts = {} as StoreParts
+  for (const lane of STATEMENT_LANES) parts[lane] = { ...shared, ...statements(client, chdb, gate, lane) }
+  return parts
 }
 
 /** The statement helpers, each run through the gate's lane (or directly on a server). */
-function statements(client: ClickHouseClient, chdb: ChdbRawInsert | undefined, gate: StatementGate | undefined, urgent: boolean): Pick<Store, 'query' | 'command' | 'insertNdjson' | 'insertRaw'> {
-  const run = gate ? <T>(f: () => Promise<T>) => gate.run(urgent, f) : <T>(f: () => Promise<T>) => f()
+function statements(client: ClickHouseClient, chdb: ChdbRawInsert | undefined, gate: StatementGate | undefined, lane: StatementLane): Pick<Store, 'query' | 'command' | 'insertNdjson' | 'insertRaw'> {
+  const run = gate ? <T>(f: () => Promise<T>) => gate.run(lane, f) : <T>(f: () => Promise<T>) => f()
   return {
     query<T>(sql: string, params?: QueryParams): Promise<T[]> {
       return run(async () => {
