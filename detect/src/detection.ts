@@ -89,15 +89,19 @@ export function queueAlerts(
 
 export async function startDetection(deps: DetectionDeps): Promise<Detection> {
   const rules = loadRules(deps.rulesDir ?? DEFAULT_RULES_DIR)
-  const alerts = new AlertStore(deps.store)
+  // Detection's statements go ahead of ingest's inserts (core statement-gate.ts): a tick that
+  // queued behind them judged each page seconds late. The alert store shares the lane (its
+  // upserts are the engine's; its reads are the alert routes' and the response side's).
+  const store = deps.store.prompt
+  const alerts = new AlertStore(store)
   // BullMQ wants its own connection, one that retries forever rather than failing commands.
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null })
   const queue = new Queue(ALERTS_QUEUE, { connection, prefix: deps.queuePrefix ?? 'vigil' })
   const onAlert = queueAlerts(queue, deps.logger, deps.onLatency, deps.onHandOver)
-  const ruleStates = new RuleStates(deps.store)
+  const ruleStates = new RuleStates(store)
   const engine = new DetectionEngine({
     ruleStates,
-    store: deps.store,
+    store,
     logger: deps.logger,
     rules,
     detectors: BUILTIN_DETECTORS,
