@@ -5,9 +5,10 @@
  * UV_THREADPOOL_SIZE says otherwise), first come first served, and chdb-node runs every
  * parameterized statement of the process one after another. A burst of ordinary statements
  * (50 alert upserts, an ingest flush, a report) therefore queued a revocation's two statements
- * behind all of them: measured here, a one-row read took 190 ms p50 behind 50 busy writers and
- * 16 ms when the writers were held to three statements at a time (docs/benchmarks.md, the
- * response section's "Statement lanes").
+ * behind all of them (a hand-run probe, not a repo benchmark: a one-row read took 190 ms p50
+ * behind 50 busy writers, 16 ms with the writers held to three at a time). The repo's figure is
+ * `npm run bench -- respond`'s "control commit → delta": 1,160 ms p50 before the gate, 64-126
+ * ms after (docs/benchmarks.md, the response section's "Statement lanes").
  *
  * Relied on by store.ts, which runs every embedded statement through one gate, in one of three
  * lanes. What it gives:
@@ -37,8 +38,12 @@ export function createStatementGate(limit: number): StatementGate {
   const byName = new Map(lanes.map((l) => [l.name, l]))
   let running = 0
 
-  /** A lane may start a statement when it has room and no higher lane is waiting. */
-  const mayStart = (index: number) => running < (lanes[index] as (typeof lanes)[number]).cap && lanes.slice(0, index).every((l) => l.waiting.length === 0)
+  /** A lane may start a statement when it has room and no higher lane is waiting (runs for every statement: no allocation). */
+  function mayStart(index: number): boolean {
+    if (running >= (lanes[index] as (typeof lanes)[number]).cap) return false
+    for (let i = 0; i < index; i++) if ((lanes[i] as (typeof lanes)[number]).waiting.length > 0) return false
+    return true
+  }
 
   function pump(): void {
     for (let i = 0; i < lanes.length; i++) {
