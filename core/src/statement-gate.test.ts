@@ -26,7 +26,7 @@ describe('statement gate', () => {
     const results = s.map((x) => gate.run('normal', x.run))
     await tick()
     expect(log).toEqual(['a', 'b'])
-    expect(gate.stats()).toEqual({ running: 2, waiting: waiting(0, 0, 2) })
+    expect(gate.stats()).toEqual({ running: 2, waiting: waiting(0, 0, 2), held: waiting(0, 0, 0) })
     s[1]!.release()
     await tick()
     expect(log).toEqual(['a', 'b', 'c'])
@@ -34,7 +34,7 @@ describe('statement gate', () => {
     s[2]!.release()
     s[3]!.release()
     expect(await Promise.all(results)).toEqual(['a', 'b', 'c', 'd'])
-    expect(gate.stats()).toEqual({ running: 0, waiting: waiting(0, 0, 0) })
+    expect(gate.stats()).toEqual({ running: 0, waiting: waiting(0, 0, 0), held: waiting(0, 0, 0) })
   })
 
   it('starts an urgent statement at once in a spare slot, ahead of every waiting normal one', async () => {
@@ -50,7 +50,7 @@ describe('statement gate', () => {
     await tick()
     // Two spare slots for urgent: u1 and u2 start, u3 waits, still ahead of n3 and n4.
     expect(log).toEqual(['n1', 'n2', 'u1', 'u2'])
-    expect(gate.stats()).toEqual({ running: 4, waiting: waiting(1, 0, 2) })
+    expect(gate.stats()).toEqual({ running: 4, waiting: waiting(1, 0, 2), held: waiting(0, 0, 0) })
     normal[0]!.release()
     await tick()
     expect(log).toEqual(['n1', 'n2', 'u1', 'u2', 'u3'])
@@ -83,7 +83,7 @@ describe('statement gate', () => {
     await tick()
     // Urgent's second spare slot: u1 starts; u2 waits, and now holds back p2 and n2.
     expect(log).toEqual(['n1', 'p1', 'u1'])
-    expect(gate.stats()).toEqual({ running: 3, waiting: waiting(1, 1, 1) })
+    expect(gate.stats()).toEqual({ running: 3, waiting: waiting(1, 1, 1), held: waiting(0, 0, 0) })
     n1.release()
     await tick()
     expect(log).toEqual(['n1', 'p1', 'u1', 'u2'])
@@ -100,6 +100,50 @@ describe('statement gate', () => {
     expect(log).toEqual(['n1', 'p1', 'u1', 'u2', 'p2', 'n2'])
     n2.release()
     expect(await Promise.all(all)).toEqual(['n1', 'n2', 'p1', 'p2', 'u1', 'u2'])
+  })
+
+  it('while a lane is held, starts no statement of a lower lane; its own and higher ones go on', async () => {
+    const gate = createStatementGate(2)
+    const log: string[] = []
+    const n1 = held(log, 'n1')
+    const first = gate.run('normal', n1.run)
+    await tick()
+    const release = gate.hold('prompt')
+    const n2 = held(log, 'n2')
+    const p1 = held(log, 'p1')
+    const u1 = held(log, 'u1')
+    const results = [gate.run('normal', n2.run), gate.run('prompt', p1.run), gate.run('urgent', u1.run)]
+    await tick()
+    // n2 had a free slot, but the hold keeps it waiting; n1, already running, is not stopped.
+    expect(log).toEqual(['n1', 'p1', 'u1'])
+    expect(gate.stats()).toEqual({ running: 3, waiting: waiting(0, 0, 1), held: waiting(0, 1, 0) })
+    p1.release()
+    u1.release()
+    n1.release()
+    await tick()
+    expect(log).toEqual(['n1', 'p1', 'u1'])
+    // Holds count: a second hold of the same lane keeps it held until both are released.
+    const again = gate.hold('prompt')
+    release()
+    release() // a second call does nothing
+    await tick()
+    expect(log).toEqual(['n1', 'p1', 'u1'])
+    again()
+    await tick()
+    expect(log).toEqual(['n1', 'p1', 'u1', 'n2'])
+    n2.release()
+    expect(await Promise.all([first, ...results])).toEqual(['n1', 'n2', 'p1', 'u1'])
+    expect(gate.stats()).toEqual({ running: 0, waiting: waiting(0, 0, 0), held: waiting(0, 0, 0) })
+    // The lowest lane held holds nothing back; an unknown lane is refused.
+    const normalHeld = gate.hold('normal')
+    const n3 = held(log, 'n3')
+    const r3 = gate.run('normal', n3.run)
+    await tick()
+    expect(log.at(-1)).toBe('n3')
+    n3.release()
+    await r3
+    normalHeld()
+    expect(() => gate.hold('bulk' as never)).toThrow(RangeError)
   })
 
   it('frees the slot of a statement that fails, and passes its error on', async () => {

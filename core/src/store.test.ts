@@ -76,6 +76,20 @@ describe('store on embedded chDB', () => {
     expect(store.urgent.prompt).toBe(store.prompt)
     expect(store.urgent.tiering).toBe(store.tiering)
   })
+
+  it('holds normal statements back while the prompt lane is held, and lets them go on release', async () => {
+    const release = store.prompt.hold()
+    let normalDone = false
+    const normal = store.query<{ n: number }>('SELECT 1 AS n').then((r) => {
+      normalDone = true
+      return r
+    })
+    // The holder's own statements run meanwhile, one after another.
+    for (let i = 0; i < 3; i++) expect((await store.prompt.query<{ n: number }>('SELECT {i:UInt8} AS n', { i }))[0]!.n).toBe(i)
+    expect(normalDone).toBe(false)
+    release()
+    expect((await normal)[0]!.n).toBe(1)
+  })
 })
 
 describe('embeddedStatementLimit', () => {

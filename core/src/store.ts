@@ -53,6 +53,12 @@ export interface Store {
    * string (measured 2.5x faster than an inline INSERT on 10k wide rows).
    */
   insertRaw(table: string, columns: readonly string[], body: Buffer, opts: { format: RawFormat; settings?: Record<string, string | number> }): Promise<void>
+  /**
+   * Holds this view's lane (statement-gate.ts): until the returned function is called, no
+   * statement of a lower lane starts (running ones finish). The detection engine holds
+   * `store.prompt` for one pass over a page of events. Does nothing on a server.
+   */
+  hold(): () => void
   /** True when ClickHouse answers. */
   ping(): Promise<boolean>
   close(): Promise<void>
@@ -171,9 +177,10 @@ function makeStore(kind: Store['kind'], client: ClickHouseClient, chdb: ChdbRawI
 }
 
 /** The statement helpers, each run through the gate's lane (or directly on a server). */
-function statements(client: ClickHouseClient, chdb: ChdbRawInsert | undefined, gate: StatementGate | undefined, lane: StatementLane): Pick<Store, 'query' | 'command' | 'insertNdjson' | 'insertRaw'> {
+function statements(client: ClickHouseClient, chdb: ChdbRawInsert | undefined, gate: StatementGate | undefined, lane: StatementLane): Pick<Store, 'query' | 'command' | 'insertNdjson' | 'insertRaw' | 'hold'> {
   const run = gate ? <T>(f: () => Promise<T>) => gate.run(lane, f) : <T>(f: () => Promise<T>) => f()
   return {
+    hold: gate ? () => gate.hold(lane) : () => () => {},
     query<T>(sql: string, params?: QueryParams): Promise<T[]> {
       return run(async () => {
         const rs = await client.query({ query: sql, format: 'JSONEachRow', ...(params ? { query_params: params } : {}) })
