@@ -10,6 +10,10 @@
  * While anything waits in the spool, new batches go to the spool too and one replayer
  * drains it oldest first, so storage sees batches in the order they were accepted and only
  * one insert runs at a time.
+ *
+ * Once rows are in ClickHouse (inserted, or replayed from the spool), `onDurable` gets them as
+ * values in process: `vigil up` hands them to the detection engine, which then does not wait
+ * to read them back (detect engine.ts `offer`). Rows only spooled are handed on when replayed.
  */
 import type { RawFormat, Store } from '@vigil/core'
 import { VigilError } from '@vigil/core'
@@ -20,6 +24,12 @@ export interface BatchWriterMetrics {
   flushed(rows: number, seconds: number, to: 'clickhouse' | 'spool'): void
   spoolBytes(bytes: number): void
   buried(rows: number): void
+}
+
+/** Rows now in ClickHouse: each row's values positional in `columns`, in the order they were written. */
+export interface DurableRows {
+  columns: readonly string[]
+  rows: ReadonlyArray<readonly unknown[]>
 }
 
 export interface BatchWriterOptions {
@@ -35,6 +45,11 @@ export interface BatchWriterOptions {
   metrics?: BatchWriterMetrics
   /** Replay attempts for one spooled batch while ClickHouse answers pings but refuses it. @defaultValue `5` */
   poisonAttempts?: number
+  /**
+   * Called once per batch with its rows once they are in ClickHouse (not when only spooled).
+   * Synchronous and never awaited; a throw is logged and changes nothing for the batch.
+   */
+  onDurable?: (batch: DurableRows) => void
 }
 
 interface Waiter {
@@ -44,6 +59,8 @@ interface Waiter {
 
 interface Batch {
   chunks: Buffer[]
+  /** The rows' values when every write gave them (`onDurable`); else parsed from the chunks. */
+  values: Array<readonly unknown[]>
   rows: number
   bytes: number
   waiters: Waiter[]
@@ -54,7 +71,7 @@ const INSERT_SETTINGS = {
   throw_on_max_partitions_per_insert_block: 0,
 }
 
-const emptyBatch = (): Batch => ({ chunks: [], rows: 0, bytes: 0, waiters: [] })
+const emptyBatch = (): Batch => ({ chunks: [], values: [], rows: 0, bytes: 0, waiters: [] })
 
 export class BatchWriter {
   readonly #o: BatchWriterOptions
@@ -82,14 +99,16 @@ export class BatchWriter {
 
   /**
    * Queues rows (lines in the writer's format, each ending in "\n") and resolves once they are durable.
-   * Rejects with `unavailable` when ClickHouse is down and the spool is full.
+   * Rejects with `unavailable` when ClickHouse is down and the spool is full. `values`: the same
+   * rows unserialised, positional in `columns` (for `onDurable`; without them it parses `body`).
    */
-  write(body: Buffer, rows: number): Promise<void> {
+  write(body: Buffer, rows: number, values?: ReadonlyArray<readonly unknown[]>): Promise<void> {
     if (this.#closed) return Promise.reject(new VigilError('VIGIL_ERR_INGEST_UNAVAILABLE', 'shutting down', { headers: { 'Retry-After': '5' } }))
     if (rows === 0) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
       const b = this.#pending
       b.chunks.push(body)
+      if (this.#o.onDurable && values?.length === rows) for (const v of values) b.values.push(v)
       b.rows += rows
       b.bytes += body.length
       b.waiters.push({ resolve, reject })
@@ -141,6 +160,7 @@ export class BatchWriter {
         this.#lastError = undefined
         this.#o.metrics?.flushed(batch.rows, (performance.now() - started) / 1000, 'clickhouse')
         for (const w of batch.waiters) w.resolve()
+        if (this.#o.onDurable) this.#durable(this.#o.columns, this.#o.format, batch.values.length === batch.rows ? batch.values : undefined, body)
         return
       } catch (err) {
         this.#lastError = firstLine(err)
@@ -168,6 +188,16 @@ export class BatchWriter {
     this.#o.metrics?.spoolBytes(this.#o.spool.bytes)
     for (const w of batch.waiters) w.resolve()
     this.#scheduleReplay(this.#replayDelayMs)
+  }
+
+  /** Hands rows now in ClickHouse to `onDurable`: the values given, else `body` parsed (spool replay). */
+  #durable(columns: readonly string[], format: RawFormat, values: ReadonlyArray<readonly unknown[]> | undefined, body: Buffer | string): void {
+    try {
+      const rows = values ?? parseRows(columns, format, typeof body === 'string' ? body : body.toString('utf8'))
+      if (rows.length > 0) this.#o.onDurable?.({ columns, rows })
+    } catch (err) {
+      this.#o.logger.warn({ error: firstLine(err) }, 'handing durable rows on failed; they are in ClickHouse')
+    }
   }
 
   #insert(body: Buffer): Promise<void> {
@@ -207,6 +237,7 @@ export class BatchWriter {
           continue
         }
         await this.#o.store.insertRaw(this.#o.table, header.columns, Buffer.from(body.slice(nl + 1)), { format: header.format, settings: INSERT_SETTINGS })
+        if (this.#o.onDurable) this.#durable(header.columns, header.format, undefined, body.slice(nl + 1))
       } catch (err) {
         this.#lastError = firstLine(err)
         // ClickHouse refusing the data of this one batch: after a few tries set it aside, or
@@ -242,6 +273,18 @@ export class BatchWriter {
 // CANNOT_CONVERT_TYPE 70, CANNOT_PARSE_NUMBER 72, INCORRECT_DATA 117, CANNOT_READ_ARRAY_FROM_TEXT 130,
 // TOO_LARGE_STRING_SIZE 131, CANNOT_PARSE_IPV4 675, CANNOT_PARSE_IPV6 676.
 const DATA_ERRORS = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130, 131, 675, 676])
+
+/** Lines of `format` → values positional in `columns`. */
+function parseRows(columns: readonly string[], format: RawFormat, text: string): Array<readonly unknown[]> {
+  const out: Array<readonly unknown[]> = []
+  for (const line of text.split('\n')) {
+    if (line.length === 0) continue
+    const parsed = JSON.parse(line) as unknown
+    if (format === 'JSONCompactEachRow') out.push(parsed as unknown[])
+    else out.push(columns.map((c) => (parsed as Record<string, unknown>)[c]))
+  }
+  return out
+}
 
 function parseHeader(line: string): { format: RawFormat; columns: string[] } | undefined {
   try {

@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Store, VigilConfig } from '@vigil/core'
 import type { SourceRegistry } from './sources.js'
-import { BatchWriter } from './batch-writer.js'
+import { BatchWriter, type DurableRows } from './batch-writer.js'
 import { Spool } from './spool.js'
 import { IdempotencyCache } from './idempotency.js'
 import { ReplayCache } from './replay-cache.js'
@@ -29,6 +29,11 @@ export interface IngestDeps {
   metrics?: Registry
   /** Spool directory. @defaultValue `<dataDir>/spool` */
   spoolDir?: string
+  /**
+   * Each batch of events once it is in ClickHouse, as rows of `events` (batch-writer.ts): `vigil
+   * up` hands them to the detection engine in process. Not awaited; a throw is only logged.
+   */
+  onDurable?: (batch: DurableRows) => void
 }
 
 export interface Ingest {
@@ -104,6 +109,7 @@ export async function createIngest(deps: IngestDeps): Promise<Ingest> {
     flushMs: config.ingest.flushMs,
     spoolMaxBytes: config.ingest.spoolMaxBytes,
     ...(m.writer ? { metrics: m.writer } : {}),
+    ...(deps.onDurable ? { onDurable: deps.onDurable } : {}),
   })
   let accepting = true
   const geo = createGeoLookup()
@@ -134,14 +140,17 @@ export async function createIngest(deps: IngestDeps): Promise<Ingest> {
       const clock = ingestClock()
       const ctx: RequestContext = { source: OWN_SOURCE, receivedAt: clock.iso, receivedMs: clock.ms, geo }
       const rows: string[] = []
+      const values: unknown[][] = []
       const rejected: Array<{ index: number; error: string }> = []
       events.forEach((event, index) => {
         // normalizeEvent moves unknown fields into attrs in place: hand it a copy.
         const n = normalizeEvent({ ...event }, ctx)
-        if (n.ok) rows.push(n.row)
-        else rejected.push({ index, error: n.error })
+        if (n.ok) {
+          rows.push(n.row)
+          values.push(n.values)
+        } else rejected.push({ index, error: n.error })
       })
-      if (rows.length > 0) await writer.write(Buffer.from(rows.join('')), rows.length)
+      if (rows.length > 0) await writer.write(Buffer.from(rows.join('')), rows.length, values)
       m.counters?.accepted(OWN_SOURCE, rows.length)
       return { accepted: rows.length, rejected }
     },

@@ -34,7 +34,15 @@ const MAX_TS_MS = Date.UTC(2262, 0, 1)
 const ulid = monotonicFactory()
 
 export type Normalized =
-  | { ok: true; id: string; clientId: boolean; row: string }
+  | {
+      ok: true
+      id: string
+      clientId: boolean
+      /** The JSONCompactEachRow line written to `events`. */
+      row: string
+      /** The same row before serialising: positional in `ROW_COLUMNS` order (what `onDurable` hands on). */
+      values: unknown[]
+    }
   | { ok: false; error: string }
 
 export interface RequestContext {
@@ -147,7 +155,8 @@ export function normalizeEvent(raw: unknown, ctx: RequestContext): Normalized {
     const g = ctx.geo(ip)
     if (g) ev.geo = g
   }
-  return { ok: true, id, clientId, row: toRow(ev) }
+  const values = toValues(ev)
+  return { ok: true, id, clientId, row: JSON.stringify(values) + '\n', values }
 }
 
 // Rows are JSONCompactEachRow: positional arrays in EVENT_COLUMNS order, every column
@@ -177,6 +186,11 @@ export function toChTime(iso: string): string {
 
 /** The JSONCompactEachRow line for one normalized event, in EVENT_COLUMNS order. */
 export function toRow(ev: Record<string, unknown>): string {
+  return JSON.stringify(toValues(ev)) + '\n'
+}
+
+/** One normalized event's column values, in EVENT_COLUMNS order (times in ClickHouse's basic form). */
+export function toValues(ev: Record<string, unknown>): unknown[] {
   const row: unknown[] = new Array(COLUMN_PATHS.length)
   for (let i = 0; i < COLUMN_PATHS.length; i++) {
     const c = COLUMN_PATHS[i] as (typeof COLUMN_PATHS)[number]
@@ -186,7 +200,7 @@ export function toRow(ev: Record<string, unknown>): string {
     else if (c.time) v = toChTime(v as string)
     row[i] = v
   }
-  return JSON.stringify(row) + '\n'
+  return row
 }
 
 /** Column names in the order `toRow` emits them, for the INSERT column list. */

@@ -182,6 +182,7 @@ export function ingestRoutes(deps: RouteDeps): FastifyPluginAsync {
     const ctx: RequestContext = { source, receivedAt: clock.iso, receivedMs: clock.ms, geo }
     const rejected: IngestResult['rejected'] = []
     const rows: string[] = []
+    const values: unknown[][] = []
     const clientIds: string[] = []
     const clientIdRow: number[] = []
     for (let i = 0; i < items.length; i++) {
@@ -200,11 +201,13 @@ export function ingestRoutes(deps: RouteDeps): FastifyPluginAsync {
         clientIdRow.push(rows.length)
       }
       rows.push(n.row)
+      values.push(n.values)
     }
 
     // Retries of ids already stored, and repeats inside this request, are duplicates.
     let duplicates = 0
     let keep: string[] = rows
+    let keepValues: unknown[][] = values
     const newIds: string[] = []
     if (clientIds.length > 0) {
       const seen = await idempotency.seen(source, clientIds)
@@ -221,11 +224,12 @@ export function ingestRoutes(deps: RouteDeps): FastifyPluginAsync {
       if (drop.size > 0) {
         duplicates = drop.size
         keep = rows.filter((_, r) => !drop.has(r))
+        keepValues = values.filter((_, r) => !drop.has(r))
       }
     }
 
     // 5. durable, then answered
-    if (keep.length > 0) await writer.write(Buffer.from(keep.join('')), keep.length)
+    if (keep.length > 0) await writer.write(Buffer.from(keep.join('')), keep.length, keepValues)
     await idempotency.remember(source, newIds)
     deps.counters?.accepted(source, keep.length)
     deps.counters?.duplicates(source, duplicates)

@@ -2,6 +2,7 @@ import { describe, it, expect, afterEach } from 'vitest'
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { startHarness, send, ndjson, event, countStored, type Harness } from './test-support.js'
+import { ROW_COLUMNS } from './normalize.js'
 
 let h: Harness | undefined
 
@@ -50,6 +51,48 @@ describe('ClickHouse unavailable mid-stream', () => {
     )
     expect(Number(rows[0]!.n)).toBe(sent.length)
     expect(Number(rows[0]!.d)).toBe(sent.length)
+  })
+
+  it('hands every stored row on once (onDurable): a live batch when inserted, a spooled one only when replayed', async () => {
+    const handed: Array<{ ids: string[]; at: 'live' | 'outage'; columns: readonly string[] }> = []
+    let phase: 'live' | 'outage' = 'live'
+    h = await startHarness({ VIGIL_INGEST_FLUSH_MS: '20' }, {
+      onDurable: (batch) => handed.push({ ids: batch.rows.map((r) => r[batch.columns.indexOf('id')] as string), at: phase, columns: batch.columns }),
+    })
+    const post = async (evs: Array<Record<string, unknown>>) => expect((await send(h!, ndjson(evs))).statusCode).toBe(202)
+    const live = Array.from({ length: 50 }, () => event())
+    await post(live)
+    // A retry of the same ids is a duplicate: stored once, handed on once.
+    await post(live.slice(0, 10))
+    await h.ingest.flush()
+    expect(handed.flatMap((b) => b.ids).sort()).toEqual(live.map((e) => e.id as string).sort())
+
+    phase = 'outage'
+    await h.store.command('DETACH TABLE events')
+    const spooled = Array.from({ length: 30 }, () => event())
+    await post(spooled)
+    expect(h.ingest.status().storage).toBe('spooling')
+    expect(handed.filter((b) => b.at === 'outage')).toEqual([])
+    await h.store.command('ATTACH TABLE events')
+    await until(async () => h!.ingest.status().storage === 'ok')
+    // Replayed from the spool file (its lines parsed back into values), with every column.
+    const replayed = handed.filter((b) => b.at === 'outage').flatMap((b) => b.ids)
+    expect(replayed.sort()).toEqual(spooled.map((e) => e.id as string).sort())
+    expect(handed.flatMap((b) => b.ids)).toHaveLength(live.length + spooled.length)
+    for (const b of handed) expect(b.columns).toEqual(ROW_COLUMNS)
+  })
+
+  it('stores a batch whose onDurable listener throws, and keeps answering', async () => {
+    h = await startHarness({ VIGIL_INGEST_FLUSH_MS: '10' }, {
+      onDurable: () => {
+        throw new Error('listener broke')
+      },
+    })
+    const evs = Array.from({ length: 20 }, () => event())
+    expect((await send(h, ndjson(evs))).statusCode).toBe(202)
+    expect((await send(h, ndjson([event()]))).statusCode).toBe(202)
+    await h.ingest.flush()
+    expect(await countStored(h.store, h.source)).toBe(21)
   })
 
   it('answers 503 unavailable with Retry-After when the spool is full, and loses nothing it accepted', async () => {

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis'
 import { pino, type Logger } from 'pino'
 import { loadConfig, migrate, openStore, signPayload, type Store, type VigilConfig } from '@vigil/core'
 import { createSourceRegistry, type SourceRegistry } from './sources.js'
-import { createIngest, type Ingest } from './ingest.js'
+import { createIngest, type Ingest, type IngestDeps } from './ingest.js'
 import { loadGeoDatabase } from './geo.js'
 
 export interface Harness {
@@ -30,7 +30,7 @@ export interface Harness {
   close(): Promise<void>
 }
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}, opts: Pick<IngestDeps, 'onDurable'> = {}): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'vigil-ingest-'))
   const redisUrl = process.env.REDIS_URL
   if (!redisUrl) throw new Error('REDIS_URL is not set: run tests through vitest (test/global-setup.ts starts redis-server)')
@@ -46,7 +46,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   loadGeoDatabase()
   const source = `src-${randomBytes(4).toString('hex')}`
   const { secret } = await sources.add(source)
-  const ingest = await createIngest({ config, store, redis, logger, sources })
+  const ingest = await createIngest({ config, store, redis, logger, sources, ...opts })
   const app = Fastify({ logger: false })
   await app.register(ingest.routes)
   await app.ready()
