@@ -7,7 +7,8 @@
  * reaches is delivered once and a critical playbook can act on it. Just before queueing, the
  * alert is also given to `onHandOver` in process: `vigil up` starts its containment there.
  * Rules switched on or off at runtime (`rule_changes`, rule-states.ts) override their files
- * within about a second.
+ * within about a second. `offerRows` is how `vigil up` hands the engine each batch of events as
+ * soon as ingest has made it durable (stream-rows.ts), so detection does not wait to read it back.
  */
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
@@ -20,6 +21,7 @@ import { DetectionEngine, type AlertHandover } from './engine.js'
 import { BUILTIN_DETECTORS } from './detectors/index.js'
 import { loadRules, DEFAULT_RULES_DIR, type Rule } from './rules.js'
 import { RuleStates } from './rule-states.js'
+import { streamEventsOf, type EventRows } from './stream-rows.js'
 
 export const ALERTS_QUEUE = 'alerts'
 
@@ -52,6 +54,8 @@ export interface Detection {
   queue: Queue
   /** What the engine does with each new (or escalated) alert it stored: `onHandOver`, then the queue. */
   handOver(alert: Alert, why: AlertHandover): Promise<void>
+  /** Rows of `events` just made durable by ingest, for the engine to judge at once (`DetectionEngine.offer`). */
+  offerRows(batch: EventRows): void
   routes: FastifyPluginAsync
   close(): Promise<void>
 }
@@ -118,6 +122,7 @@ export async function startDetection(deps: DetectionDeps): Promise<Detection> {
     engine,
     queue,
     handOver: onAlert,
+    offerRows: (batch) => engine.offer(streamEventsOf(batch)),
     routes: alertsRoutes({ alerts, cursors: deps.cursors }),
     async close() {
       await engine.stop()

@@ -5,8 +5,9 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { DetectionEngine, type AlertHandover } from './engine.js'
 import { queueAlerts } from './detection.js'
-import { AlertStore } from './alerts.js'
-import type { Detector, EngineRule, Finding } from './detector.js'
+import { AlertStore, chToIso } from './alerts.js'
+import type { Store } from '@vigil/core'
+import type { Detector, EngineRule, Finding, StreamEvent } from './detector.js'
 import { startDetectHarness, storeEvents, type DetectHarness } from './test-support.js'
 
 /**
@@ -60,6 +61,33 @@ const ev = (i: number, over: Record<string, unknown> = {}) => ({
   ...over,
 })
 
+/** Stores events as ingest would, and returns them as the stream gives them (what ingest hands over). */
+async function storedAndRead(events: ReadonlyArray<Record<string, unknown>>): Promise<StreamEvent[]> {
+  await storeEvents(h.store, events)
+  const seen: StreamEvent[] = []
+  const reader: Detector = { ruleId: rule.id, detect: async (evs) => (seen.push(...evs), []) }
+  await new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [reader], memory: false, name: `reader-${randomUUID()}` }).tick()
+  return seen
+}
+
+/** The store, counting its reads of detect_stream. */
+function countingStreamReads(store: Store, counter: { n: number }): Store {
+  const wrapped = Object.create(store) as Store
+  wrapped.query = (async (sql: string, params?: Record<string, unknown>) => {
+    if (sql.includes('FROM detect_stream')) counter.n++
+    return store.query(sql, params)
+  }) as Store['query']
+  return wrapped
+}
+
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
 describe('detection engine', () => {
   it('turns a finding into one alert, hands it over once, and counts repeats instead of new alerts', async () => {
     const handed: string[] = []
@@ -112,6 +140,81 @@ describe('detection engine', () => {
     expect(alerts.every((x) => x.count === 1)).toBe(true)
     expect(new Set(handed).size).toBe(2)
     expect(handed).toHaveLength(2)
+  })
+
+  it('judges events handed over in process at once, without reading them back from the stream', async () => {
+    const stored = await storedAndRead([ev(1), ev(2, { action: 'test.trigger', api_key_id: 'live' })])
+    const streamReads = { n: 0 }
+    const handed: string[] = []
+    const engine = new DetectionEngine({ store: countingStreamReads(h.store, streamReads), logger, rules: [rule], detectors: [triggerDetector], onAlert: (a) => void handed.push(a.id) })
+    // No tick: only the hand-over can bring these events.
+    engine.offer(stored)
+    await until(() => handed.length === 1)
+    expect((await engine.alerts.get(handed[0] as string))?.entity.id).toBe('live')
+    expect(streamReads.n).toBe(0)
+    await engine.stop()
+  })
+
+  it('judges an event once whether it is offered, read from the stream, or both, and loses none offered during a pass', async () => {
+    const stored = await storedAndRead(Array.from({ length: 30 }, (_, i) => ev(i)))
+    const judged = new Map<string, number>()
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const counting: Detector = {
+      ruleId: 'test.trigger',
+      async detect(events) {
+        for (const e of events) judged.set(e.id, (judged.get(e.id) ?? 0) + 1)
+        await gate // the first pass stays busy while more is offered
+        return []
+      },
+    }
+    const engine = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [counting] })
+    engine.offer(stored.slice(0, 10))
+    await until(() => judged.size === 10)
+    engine.offer(stored.slice(5, 20)) // 5-9 again: skipped
+    engine.offer(stored.slice(20, 25))
+    release()
+    await until(() => judged.size === 25)
+    // The stream holds all 30: the 5 never offered are judged by the read, the rest skipped.
+    expect((await engine.tick()).events).toBe(5)
+    expect(judged.size).toBe(30)
+    expect([...judged.values()].every((n) => n === 1)).toBe(true)
+    await engine.stop()
+  })
+
+  it('judges offered events again from the stream when their pass could not store an alert', async () => {
+    const stored = await storedAndRead([ev(1, { action: 'test.trigger', api_key_id: 'retry' })])
+    let broken = true
+    const failing = Object.create(h.store) as Store
+    for (const m of ['query', 'insertNdjson', 'command'] as const) {
+      ;(failing as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => (broken ? Promise.reject(new Error('store down')) : (h.store[m] as (...a: unknown[]) => unknown)(...args))
+    }
+    const warned: string[] = []
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warned.push(line) })
+    const engine = new DetectionEngine({ store: h.store, logger: log, rules: [rule], detectors: [triggerDetector], alerts: new AlertStore(failing) })
+    engine.offer(stored)
+    await until(() => warned.some((l) => l.includes('handed-over events failed')))
+    broken = false
+    const r = await engine.tick()
+    expect(r).toMatchObject({ events: 1, created: 1 })
+    await engine.stop()
+  })
+
+  it('stores its cursor on stop after judging what was offered, and a restarted engine repeats no alert', async () => {
+    const stored = await storedAndRead([ev(1, { action: 'test.trigger', api_key_id: 'o1' }), ev(2, { action: 'test.trigger', api_key_id: 'o2' })])
+    const handed: string[] = []
+    const first = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], onAlert: (x) => void handed.push(x.id), cursorSaveMs: 60_000 })
+    first.offer(stored)
+    await first.stop()
+    expect(handed).toHaveLength(2)
+    // cursorSaveMs kept the pass from storing it; stop did, at the newest event judged.
+    const cursor = await h.store.query<{ r: string }>("SELECT toString(argMax(received_at, updated_at)) AS r FROM detect_cursor WHERE name = 'default'")
+    expect(chToIso(cursor[0]?.r ?? '')).toBe(stored.map((e) => e.receivedAt).sort().at(-1))
+    expect(first.offer(stored)).toBeUndefined() // stopped: ignored
+    const second = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [triggerDetector], onAlert: (x) => void handed.push(x.id) })
+    expect((await second.tick()).created).toBe(0)
+    expect(handed).toHaveLength(2)
+    expect((await second.alerts.list({ limit: 10 })).every((a) => a.count === 1)).toBe(true)
   })
 
   it('keeps status changes with notes as history', async () => {

@@ -16,6 +16,17 @@
  * visible when its batch is written, so a row can appear behind the cursor. Each tick re-reads
  * the last `overlapMs` and skips ids already processed. After a restart the overlap is read
  * again; alerts treat evidence they already hold as unchanged, so nothing is repeated.
+ *
+ * Events handed over in process (`offer`: `vigil up` gives the engine each batch ingest has
+ * just made durable, stream-rows.ts) are judged at once, in a pass of their own, without waiting
+ * for the next tick or reading them back. While events are being offered, the stream is read
+ * only every `catchUpMs`, for rows the hand-over did not bring (another process's, a direct
+ * insert); ids already judged are skipped either way, so each event is judged once. After a
+ * restart the stream read catches up from the stored cursor, as before.
+ *
+ * Passes (a page of the stream, or what was offered) run one at a time, each holding the store's
+ * lane (`store.hold`, core statement-gate.ts) so its statements do not queue behind inserts that
+ * start in between.
  */
 import type { Logger } from 'pino'
 import type { Store } from '@vigil/core'
@@ -60,6 +71,17 @@ export interface EngineOptions {
    * rule's newest switch overrides its file's `enabled`. Absent: the files decide.
    */
   ruleStates?: RuleStateSource
+  /**
+   * While events are offered in process (`offer`), how often the stream is still read, for
+   * rows the hand-over did not bring. Without offers the engine reads it every tick.
+   * @defaultValue `5000`
+   */
+  catchUpMs?: number
+  /**
+   * The cursor is stored at most this often after passes over offered events (a restart
+   * re-reads what came after it, which changes no alert). @defaultValue `1000`
+   */
+  cursorSaveMs?: number
 }
 
 export interface TickResult {
@@ -109,11 +131,21 @@ export class DetectionEngine {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #stopped = false
+  /** Passes run one after another on this chain. */
+  #work: Promise<unknown> = Promise.resolve()
+  /** Events offered and not yet judged. */
+  #offered: StreamEvent[] = []
+  #offerScheduled = false
+  /** Date.now() of the last offer, of the last read of the stream, of the last stored cursor. */
+  #lastOfferMs = Number.NEGATIVE_INFINITY
+  #lastStreamMs = Number.NEGATIVE_INFINITY
+  #lastSavedMs = Number.NEGATIVE_INFINITY
+  #cursorDirty = false
   /** Ids of the rules that run this tick: each rule's file, overridden by its newest switch. */
   #enabled: ReadonlySet<string> | undefined
 
   constructor(opts: EngineOptions) {
-    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, ...opts }
+    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, catchUpMs: 5000, cursorSaveMs: 1000, ...opts }
     this.alerts = opts.alerts ?? new AlertStore(opts.store)
     this.memory = this.#o.memory ? new DetectorMemory() : undefined
   }
@@ -180,11 +212,100 @@ export class DetectionEngine {
   }
 
   async #saveCursor(): Promise<void> {
+    this.#cursorDirty = false
+    this.#lastSavedMs = Date.now()
     await this.#o.store.insertNdjson('detect_cursor', ['name', 'received_at', 'id'], JSON.stringify({ name: this.#o.name, received_at: this.#cursorText, id: '' }) + '\n')
   }
 
+  /** Runs `f` after every pass already started or queued. */
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.#work.then(f)
+    this.#work = p.catch(() => undefined)
+    return p
+  }
+
+  /**
+   * Events that just became durable, handed over in process (stream-rows.ts): judged in a pass
+   * of their own as soon as the engine is free, instead of at the next read of the stream.
+   * Events already judged (or offered twice) are skipped. Does nothing once stopped.
+   */
+  offer(events: readonly StreamEvent[]): void {
+    if (this.#stopped || events.length === 0) return
+    for (const e of events) this.#offered.push(e)
+    this.#lastOfferMs = Date.now()
+    if (this.#offerScheduled) return
+    this.#offerScheduled = true
+    // Offers made in the same turn of the event loop share a pass.
+    setImmediate(() => {
+      this.#offerScheduled = false
+      if (this.#stopped) return
+      this.#serial(() => this.#offeredPass()).catch((err: unknown) => {
+        this.#o.logger.warn({ error: (err as Error).message }, 'detection pass over handed-over events failed; the stream read will catch up')
+      })
+    })
+  }
+
+  /** Judges what was offered since the last pass. */
+  async #offeredPass(): Promise<TickResult> {
+    const total: TickResult = { events: 0, findings: 0, created: 0, repeated: 0, escalated: 0 }
+    if (this.#offered.length === 0) return total
+    await this.#loadCursor()
+    await this.#refreshEnabled()
+    await this.#warmUp()
+    const offered = this.#offered
+    this.#offered = []
+    const before = { ms: this.#cursorMs as number, text: this.#cursorText, dirty: this.#cursorDirty }
+    const fresh: StreamEvent[] = []
+    for (const e of offered) {
+      const key = `${e.source}\u0000${e.id}`
+      if (this.#seen.has(key)) continue
+      const receivedMs = Date.parse(e.receivedAt)
+      this.#seen.set(key, receivedMs)
+      fresh.push(e)
+      if (receivedMs > (this.#cursorMs as number)) {
+        this.#cursorMs = receivedMs
+        // ISO → ClickHouse text, every fractional digit kept.
+        this.#cursorText = `${e.receivedAt.slice(0, 10)} ${e.receivedAt.slice(11, -1)}`
+        this.#cursorDirty = true
+      }
+    }
+    if (fresh.length === 0) return total
+    const release = this.#o.store.hold()
+    try {
+      Object.assign(total, { events: fresh.length }, await this.#run(fresh))
+    } catch (err) {
+      // Storage failed mid-pass (an alert not stored): forget these events and where they took
+      // the cursor, so the next read of the stream judges them again (alerts already stored are
+      // recognised, not repeated).
+      for (const e of fresh) this.#seen.delete(`${e.source}\u0000${e.id}`)
+      ;({ ms: this.#cursorMs, text: this.#cursorText, dirty: this.#cursorDirty } = before)
+      this.#lastOfferMs = Number.NEGATIVE_INFINITY
+      throw err
+    } finally {
+      release()
+    }
+    if (this.#cursorDirty && Date.now() - this.#lastSavedMs >= this.#o.cursorSaveMs) await this.#saveCursor()
+    this.#prune()
+    return total
+  }
+
   /** One pass: reads what arrived, runs every detector, records alerts. Loops while batches are full. */
-  async tick(): Promise<TickResult> {
+  tick(): Promise<TickResult> {
+    return this.#serial(() => this.#tick())
+  }
+
+  /** The timer's turn: `tick()`, or while events are offered, only every `catchUpMs` (and the cursor, when due). */
+  #timedTick(): Promise<unknown> {
+    const now = Date.now()
+    const offering = now - this.#lastOfferMs < this.#o.catchUpMs
+    if (!offering || now - this.#lastStreamMs >= this.#o.catchUpMs) return this.tick()
+    return this.#serial(async () => {
+      if (this.#cursorDirty && Date.now() - this.#lastSavedMs >= this.#o.cursorSaveMs) await this.#saveCursor()
+    })
+  }
+
+  async #tick(): Promise<TickResult> {
+    this.#lastStreamMs = Date.now()
     await this.#loadCursor()
     await this.#refreshEnabled()
     await this.#warmUp()
@@ -195,38 +316,49 @@ export class DetectionEngine {
     let afterTs = msToChNs(Math.max(0, (this.#cursorMs as number) - this.#o.overlapMs))
     let afterId = ''
     for (;;) {
-      const rows = await this.#o.store.query<StreamRow>(STREAM_SQL, { afterTs, afterId, limit: this.#o.batchLimit })
-      const fresh: StreamEvent[] = []
-      for (const r of rows) {
-        const key = `${r.source}\u0000${r.id}`
-        if (this.#seen.has(key)) continue
-        const receivedMs = chTimeToMs(r.receivedAt)
-        this.#seen.set(key, receivedMs)
-        fresh.push({ ...r, tsMs: chTimeToMs(r.ts), ts: chToIso(r.ts), receivedAt: chToIso(r.receivedAt) })
-        if (receivedMs > (this.#cursorMs as number)) {
-          this.#cursorMs = receivedMs
-          this.#cursorText = r.receivedAt
-        }
+      // One page is held from its read to its cursor (store.hold): its statements run one after
+      // another, and none waits behind an insert that started between two of them.
+      const release = this.#o.store.hold()
+      let page: { full: boolean; afterTs: string; afterId: string }
+      try {
+        page = await this.#page(afterTs, afterId, total)
+      } finally {
+        release()
       }
-      const last = rows[rows.length - 1]
-      if (last) {
-        afterTs = last.receivedAt
-        afterId = last.id
-      }
-      if (fresh.length > 0) {
-        const r = await this.#run(fresh)
-        total.events += fresh.length
-        total.findings += r.findings
-        total.created += r.created
-        total.repeated += r.repeated
-        total.escalated += r.escalated
-        await this.#saveCursor()
-      }
-      if (rows.length < this.#o.batchLimit) {
+      if (!page.full) {
         this.#prune()
         return total
       }
+      ;({ afterTs, afterId } = page)
     }
+  }
+
+  /** Reads one page after (afterTs, afterId) and runs the detectors over what is new in it. */
+  async #page(afterTs: string, afterId: string, total: TickResult): Promise<{ full: boolean; afterTs: string; afterId: string }> {
+    const rows = await this.#o.store.query<StreamRow>(STREAM_SQL, { afterTs, afterId, limit: this.#o.batchLimit })
+    const fresh: StreamEvent[] = []
+    for (const r of rows) {
+      const key = `${r.source}\u0000${r.id}`
+      if (this.#seen.has(key)) continue
+      const receivedMs = chTimeToMs(r.receivedAt)
+      this.#seen.set(key, receivedMs)
+      fresh.push({ ...r, tsMs: chTimeToMs(r.ts), ts: chToIso(r.ts), receivedAt: chToIso(r.receivedAt) })
+      if (receivedMs > (this.#cursorMs as number)) {
+        this.#cursorMs = receivedMs
+        this.#cursorText = r.receivedAt
+      }
+    }
+    if (fresh.length > 0) {
+      const r = await this.#run(fresh)
+      total.events += fresh.length
+      total.findings += r.findings
+      total.created += r.created
+      total.repeated += r.repeated
+      total.escalated += r.escalated
+      await this.#saveCursor()
+    }
+    const last = rows[rows.length - 1]
+    return { full: rows.length >= this.#o.batchLimit, afterTs: last?.receivedAt ?? afterTs, afterId: last?.id ?? afterId }
   }
 
   #prune(): void {
@@ -270,7 +402,7 @@ export class DetectionEngine {
   start(): void {
     const loop = () => {
       if (this.#stopped) return
-      this.#running = this.tick()
+      this.#running = this.#timedTick()
         .then(() => undefined)
         .catch((err: unknown) => {
           this.#o.logger.warn({ error: (err as Error).message }, 'detection tick failed; retrying')
@@ -287,5 +419,8 @@ export class DetectionEngine {
     this.#stopped = true
     if (this.#timer) clearTimeout(this.#timer)
     await this.#running
+    // What was offered is judged (a stop waits for it), then the cursor is stored.
+    await this.#serial(() => this.#offeredPass()).catch((err: unknown) => this.#o.logger.warn({ error: (err as Error).message }, 'detection pass over handed-over events failed'))
+    if (this.#cursorDirty) await this.#saveCursor().catch((err: unknown) => this.#o.logger.warn({ error: (err as Error).message }, 'could not store the detection cursor'))
   }
 }

@@ -1,5 +1,7 @@
 export { DetectionEngine, chTimeToMs } from './engine.js'
 export type { EngineOptions, TickResult, AlertHandover } from './engine.js'
+export { streamEventsOf } from './stream-rows.js'
+export type { EventRows } from './stream-rows.js'
 export { escalateFinding, escalationFor, describeStep } from './escalation.js'
 export type { Escalation } from './escalation.js'
 export { AlertStore, alertId, ALERT_STATUSES, SETTABLE_STATUSES } from './alerts.js'
