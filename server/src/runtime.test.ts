@@ -1,4 +1,4 @@
-import { describe, it, expect, afterAll } from 'vitest'
+import { describe, it, expect, afterAll, vi } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -7,8 +7,8 @@ import { Writable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { instanceId, loadConfig } from '@vigil/core'
-import { AlertStore, loadRules, DEFAULT_RULES_DIR } from '@vigil/detect'
+import { instanceId, loadConfig, signPayload } from '@vigil/core'
+import { AlertStore, DetectionEngine, loadRules, DEFAULT_RULES_DIR } from '@vigil/detect'
 import { startVigil, type VigilHandle } from './runtime.js'
 import { createToken } from './tokens.js'
 import { demoBatch, demoEvent } from './demo-traffic.js'
@@ -114,6 +114,42 @@ describe('startVigil', () => {
       await queue.resume()
       await queue.close()
       connection.disconnect()
+    }
+  }, 30_000)
+
+  it('hands each batch ingest made durable to detection in process, which alerts on it', async () => {
+    const h = handle!
+    const offered: string[] = []
+    // Watched, not replaced: every call goes on to the engine's own offer.
+    const realOffer = DetectionEngine.prototype.offer
+    const spy = vi.spyOn(DetectionEngine.prototype, 'offer').mockImplementation(function (this: DetectionEngine, events) {
+      for (const e of events) offered.push(e.id)
+      realOffer.call(this, events)
+    })
+    try {
+      const source = `handover-${randomBytes(3).toString('hex')}`
+      const { secret } = await h.sources.add(source, { by: 'runtime test' })
+      const ip = `198.51.100.${1 + (randomBytes(1)[0] as number) % 200}`
+      const id = `ev_${randomBytes(6).toString('hex')}`
+      const body = JSON.stringify({ id, ts: new Date().toISOString(), action: 'api.request', outcome: 'failure', reason: 'invalid_request', client_ip: ip, http: { method: 'GET', path: "/v1/orders?symbol=AAPL'%20OR%20'1'='1", status: 400 } }) + '\n'
+      const ts = Math.floor(Date.now() / 1000)
+      const res = await fetch(`${h.url}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'vigil-source': source, 'vigil-timestamp': String(ts), 'vigil-signature': signPayload(secret, ts, body) },
+        body,
+      })
+      expect(res.status).toBe(202)
+      // The 202 means durable, and the hand-over happens right then.
+      expect(offered).toContain(id)
+      const alerts = new AlertStore(h.store)
+      let found = false
+      for (let i = 0; i < 100 && !found; i++) {
+        found = (await alerts.list({ limit: 50 })).some((a) => a.rule === 'ids.injection' && a.entity.id === ip)
+        if (!found) await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(found).toBe(true)
+    } finally {
+      spy.mockRestore()
     }
   }, 30_000)
 

@@ -191,14 +191,16 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
     // the CLI as one more client. Served this early so admin commands work during start-up,
     // and closed after the listener, before the store it writes to.
     // Filled in once the response side has started; admin commands may arrive before.
-    const live: { respond?: ResponseSide; people?: People } = {}
+    const live: { respond?: ResponseSide; people?: People; detection?: Detection } = {}
     const adminSocket = config.clickhouse.url
       ? undefined
       : await startAdminSocket({ config, logger, store, sources, redis: redis.redis, response: () => live.respond, people: () => live.people })
     if (adminSocket) undo.push({ what: 'admin socket', run: () => adminSocket.close() })
 
     const metrics = createMetricsRegistry()
-    const ingest = await createIngest({ config, store, redis: redis.redis, logger, sources, metrics })
+    // Each batch ingest makes durable goes to detection in process, judged at once (detect
+    // stream-rows.ts); batches before detection is up are read from the stream as before.
+    const ingest = await createIngest({ config, store, redis: redis.redis, logger, sources, metrics, onDurable: (batch) => live.detection?.offerRows(batch) })
     undo.push({ what: 'ingest', run: () => ingest.close() })
 
     const cursorKey = deriveCursorKey(masterKey)
@@ -221,6 +223,7 @@ export async function startVigil(config: VigilConfig, opts: StartOptions = {}): 
       onHandOver: (alert) => void live.respond?.response.containNow(alert),
     })
     undo.push({ what: 'detection', run: () => detection.close() })
+    live.detection = detection
 
     const respond = await startResponseSide({
       config,
