@@ -16,7 +16,7 @@ import { startDetectHarness, storeEvents, type DetectHarness } from './test-supp
 import { DetectorMemory } from './memory.js'
 
 const RULES = loadRules()
-const REMEMBERING = ['geo.new_country', 'geo.impossible_travel', 'auth.success_after_failures', 'volume.spike', 'order.fat_finger'] as const
+const REMEMBERING = ['geo.new_country', 'geo.impossible_travel', 'auth.success_after_failures', 'volume.spike', 'order.fat_finger', 'clock.skew'] as const
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
 
@@ -133,6 +133,8 @@ describe('engine memory', () => {
       if (t === 24) batch.push(order(at, 'ak_mem_9', 1_000_000)) // 100× its usual order
       if (t === 27) batch.push({ ...(history[5] as Record<string, unknown>) }) // a stored event sent again
       await storeEvents(h.store, batch, { receivedAt: new Date(at) })
+      // A co-located gateway (1 ms limit) whose clock runs 3 ms behind: 15 events on each of two ticks.
+      if (t === 16 || t === 17) await storeEvents(h.store, Array.from({ length: 15 }, (_, n) => use(at - 3 - n, 'ak_mem_2', GB, { clock_skew_ms: 3 })), { source: 'fix-gw-ldn-1', receivedAt: new Date(at) })
       const before = { ...memReads.byRule }
       await mem.tick()
       await plain.tick()
@@ -161,6 +163,8 @@ describe('engine memory', () => {
         // 3 orders a second against 2 in the same ten minutes a week ago; not ak_mem_9's usual 40
         'volume.spike ak_mem_10',
         'order.fat_finger ak_mem_9',
+        // once the gateway's window holds min_events; every other source's skews are 0, which memory clears
+        'clock.skew fix-gw-ldn-1',
       ]),
     )
     // Ordinary ticks cost the remembering detectors no read at all, but for order.fat_finger

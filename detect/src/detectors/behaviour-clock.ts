@@ -9,11 +9,54 @@
  * event is judged in its own. The allowlist's `sources` exempt a source; its other entries
  * only stop an event from triggering a look (the rollup cannot leave events out).
  *
- * Queries per tick, whenever the batch holds an event of a source not allowlisted: one.
+ * Queries per tick, whenever the batch holds an event of a source not allowlisted: one, for
+ * the sources and windows memory cannot clear.
+ *
+ * With engine memory (memory.ts), per source and window the number of events and the lowest
+ * and highest signed skew the engine was handed (every event of the source, as the rollup
+ * holds them; the warm-up reads the arrivals of the `window + FUTURE_SKEW_SLACK_MS` before its
+ * cursor from detect_stream). A window inside that coverage whose skews all lie well within the
+ * limit (|skew| < limit × (1 − 1e-6)) cannot fire and costs no query: a t-digest quantile lies
+ * between its inputs' lowest and highest (its centroids are means of inputs, kept in Float32,
+ * hence the margin). Only the bounds decide, never the count: a row stored twice counts twice in
+ * the rollup and once here, and changes no bound. Exact but for a row the engine never walked
+ * (visible more than its overlap behind the cursor). In steady traffic from well-synchronised
+ * sources the detector reads nothing.
  */
 import type { Detector, Finding } from '../detector.js'
 import { builtinParams } from '../rules.js'
+import { DETECT_STREAM_RETENTION_MS, msToChNs } from '../engine.js'
+import { MEMORY_SLOT_LIMIT, type DetectorMemory } from '../memory.js'
+import { FUTURE_SKEW_SLACK_MS } from './auth-success-after-failures.js'
 import { allowlistOf, bucketStart, entry, EventGroup, fmtDuration, fmtNum, fmtTime, pastThreshold, round } from './behaviour-common.js'
+
+const MEMORY = 'clock.skew'
+/** How much inside the limit every skew of a window must be for memory to clear it (Float32 centroids). */
+const MARGIN = 1e-6
+
+/** `source\0window start` → events handed and their lowest and highest signed skew. */
+type SkewMemory = Map<string, { n: number; min: number; max: number }>
+
+const skewMemory = (memory: DetectorMemory) => memory.slot<SkewMemory>(MEMORY, () => new Map())
+
+function remember(mem: SkewMemory, source: string, start: number, n: number, min: number, max: number): void {
+  const k = `${source}\u0000${start}`
+  const m = mem.get(k)
+  if (!m) mem.set(k, { n, min, max })
+  else {
+    m.n += n
+    if (min < m.min) m.min = min
+    if (max > m.max) m.max = max
+  }
+}
+
+const windowOf = (rule: { windowMs: number }) => Math.max(1000, Math.ceil(rule.windowMs / 1000) * 1000)
+
+const WARM_UP_SQL = `
+SELECT source, toString(intDiv(toUnixTimestamp64Milli(ts), {w:Int64}) * {w:Int64}) AS b, toString(count()) AS n, min(clock_skew_ms) AS lo, max(clock_skew_ms) AS hi
+FROM detect_stream
+WHERE received_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND received_at < toDateTime64({to:String}, 9, 'UTC')
+GROUP BY source, b`
 
 interface SkewRow {
   source: string
@@ -24,10 +67,40 @@ interface SkewRow {
 
 export const clockSkew: Detector = {
   ruleId: 'clock.skew',
-  async detect(events, { store, rule }) {
+  async warmUp({ store, rule, memory, resumeFromMs }) {
+    const windowMs = windowOf(rule)
+    // Rows that arrived from `fromMs` on are all counted once: here up to the engine's first
+    // read, then by the stream (which starts at exactly `resumeFromMs`).
+    const fromMs = Math.max(resumeFromMs - windowMs - FUTURE_SKEW_SLACK_MS, Date.now() - DETECT_STREAM_RETENTION_MS + 60 * 60_000)
+    const rows = await store.query<{ source: string; b: string; n: string; lo: number; hi: number }>(WARM_UP_SQL, { w: windowMs, from: Math.floor(fromMs), to: msToChNs(resumeFromMs) })
+    const mem = skewMemory(memory)
+    for (const r of rows) remember(mem, r.source, Number(r.b), Number(r.n), r.lo, r.hi)
+    // A window is complete when none of its rows can have arrived before `fromMs`.
+    memory.cover(MEMORY, Math.ceil((fromMs + FUTURE_SKEW_SLACK_MS) / windowMs) * windowMs)
+  },
+  async detect(events, { store, rule, memory }) {
     const p = builtinParams(rule, 'clock.skew')
     const allowed = allowlistOf(rule)
-    const windowMs = Math.max(1000, Math.ceil(rule.windowMs / 1000) * 1000)
+    const windowMs = windowOf(rule)
+
+    // Memory counts every event of a source, allowlisted or not, as the rollup does.
+    const covered = memory?.coveredFromMs(MEMORY)
+    const mem = memory && covered !== undefined ? skewMemory(memory) : undefined
+    if (mem && memory) {
+      for (const e of events) remember(mem, e.source, bucketStart(e.tsMs, windowMs), 1, e.clock_skew_ms, e.clock_skew_ms)
+      // Forget by arrival (a source sets event time): windows a late event could still reach are kept.
+      const last = events[events.length - 1]
+      const horizon = last ? bucketStart(Date.parse(last.receivedAt) - windowMs - rule.latenessMs - 60 * 60_000, windowMs) : Number.NEGATIVE_INFINITY
+      if (horizon > (covered as number) + windowMs || mem.size > MEMORY_SLOT_LIMIT) {
+        for (const k of mem.keys()) if (Number(k.slice(k.lastIndexOf('\u0000') + 1)) < horizon) mem.delete(k)
+        memory.narrow(MEMORY, horizon)
+        if (mem.size > MEMORY_SLOT_LIMIT) {
+          mem.clear()
+          memory.narrow(MEMORY, Number.POSITIVE_INFINITY)
+        }
+      }
+    }
+    const coveredNow = memory?.coveredFromMs(MEMORY)
 
     const bySource = new Map<string, Map<number, EventGroup>>()
     let lo = Number.POSITIVE_INFINITY
@@ -35,6 +108,12 @@ export const clockSkew: Detector = {
     for (const e of events) {
       if (allowed(e)) continue
       const start = bucketStart(e.tsMs, windowMs)
+      if (mem && coveredNow !== undefined && start >= coveredNow) {
+        // Cleared by memory: every skew of the window is well within the source's limit.
+        const m = mem.get(`${e.source}\u0000${start}`)
+        const limit = p.source_max_skew_ms[e.source] ?? p.max_skew_ms
+        if (m && Math.max(Math.abs(m.min), Math.abs(m.max)) < limit * (1 - MARGIN)) continue
+      }
       entry(entry(bySource, e.source, () => new Map()), start, () => new EventGroup()).add(e)
       lo = Math.min(lo, start)
       hi = Math.max(hi, start + windowMs)
