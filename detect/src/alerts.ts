@@ -95,7 +95,15 @@ const PREFER = ' SETTINGS prefer_column_name_to_alias = 1'
 export function chToIso(t: string): string {
   return t.replace(' ', 'T').replace(/\.?0*$/, (m) => (m.startsWith('.') ? '' : m)) + 'Z'
 }
-const msToCh = (ms: number) => new Date(Math.floor(ms)).toISOString().replace('T', ' ').replace('Z', '') + String(Math.round((ms % 1) * 1000)).padStart(3, '0')
+/** Epoch ms → ClickHouse text with exactly six fractional digits, as a DateTime64(6) column prints it. */
+const msToCh = (ms: number) => new Date(Math.floor(ms)).toISOString().replace('T', ' ').replace('Z', '') + String(Math.floor((ms - Math.floor(ms)) * 1000)).padStart(3, '0')
+/** RFC 3339 → ClickHouse text with exactly nine fractional digits, as a DateTime64(9) column prints it. */
+const isoToCh9 = (iso: string) => {
+  const t = iso.replace('T', ' ').replace('Z', '')
+  const dot = t.indexOf('.')
+  const frac = dot < 0 ? '' : t.slice(dot + 1)
+  return `${dot < 0 ? t : t.slice(0, dot)}.${frac.padEnd(9, '0').slice(0, 9)}`
+}
 const chToMs = (t: string) => {
   const [base, frac = ''] = t.split('.')
   return Date.parse(`${(base as string).replace(' ', 'T')}Z`) + (frac ? Number(frac.padEnd(6, '0').slice(0, 6)) / 1000 : 0)
@@ -239,15 +247,23 @@ export class AlertStore {
     }))
   }
 
-  /** The open (or acknowledged) alert of a rule on an entity whose last_seen is after `sinceMs`. */
-  async #openFor(rule: string, entity: { type: string; id: string }, sinceMs: number): Promise<Row | undefined> {
-    const rows = await this.#store.query<Row>(
-      `SELECT * FROM (${CURRENT} WHERE rule = {rule:String} AND entity_type = {et:String} AND entity_id = {eid:String} GROUP BY id)
-       WHERE status IN ('open', 'acknowledged') AND last_seen >= {since:String}
-       ORDER BY last_seen DESC LIMIT 1${PREFER}`,
-      { rule, et: entity.type, eid: entity.id, since: msToCh(sinceMs) },
+  /**
+   * What a finding repeats, in one statement: the open (or acknowledged) alert of its rule on its
+   * entity whose last_seen is after `sinceMs`, the newest such; else the alert of its own window
+   * (`id`), whatever its status.
+   */
+  async #existingFor(rule: string, entity: { type: string; id: string }, sinceMs: number, id: string): Promise<Row | undefined> {
+    const rows = await this.#store.query<Row & { live: number }>(
+      `SELECT *, status IN ('open', 'acknowledged') AND last_seen >= {since:String} AS live
+       FROM (${CURRENT} WHERE rule = {rule:String} AND entity_type = {et:String} AND entity_id = {eid:String} GROUP BY id)
+       WHERE live OR id = {id:String}
+       ORDER BY live DESC, last_seen DESC LIMIT 1${PREFER}`,
+      { rule, et: entity.type, eid: entity.id, since: msToCh(sinceMs), id },
     )
-    return rows[0]
+    const row = rows[0]
+    if (!row) return undefined
+    const { live: _live, ...rest } = row
+    return rest
   }
 
   /**
@@ -255,7 +271,7 @@ export class AlertStore {
    * repeat applies its `escalate` steps to the alert's merged count and score.
    */
   async upsert(f: Finding, suppressionMs: number, rule?: Pick<EngineRule, 'severity' | 'escalate'>): Promise<UpsertResult> {
-    const existing = (await this.#openFor(f.rule, f.entity, f.firstSeenMs - suppressionMs)) ?? (await this.#byId(alertId(f.rule, f.entity, f.windowStartMs)))
+    const existing = await this.#existingFor(f.rule, f.entity, f.firstSeenMs - suppressionMs, alertId(f.rule, f.entity, f.windowStartMs))
     if (existing) {
       const lastMs = chToMs(existing.last_seen)
       if (f.lastSeenMs <= lastMs) return { alert: toAlert(existing), outcome: 'unchanged' }
@@ -264,7 +280,7 @@ export class AlertStore {
       const open = existing.status === 'open' || existing.status === 'acknowledged'
       const step = rule && open ? escalationFor(rule.escalate, rule.severity, count, score) : undefined
       const escalated = step && severityRank(step.to) > severityRank(existing.severity as Severity) ? step : undefined
-      await this.#insert({
+      const repeat = {
         ...existing,
         version: Number(existing.version) + 1,
         change: 'repeat',
@@ -279,12 +295,15 @@ export class AlertStore {
         first_seen: existing.first_seen,
         detected_at: existing.detected_at,
         event_received_at: existing.event_received_at,
-      })
-      const alert = toAlert((await this.#byId(existing.id)) as Row)
+      }
+      await this.#insert(repeat)
+      // The alert as it now reads (the newest version's fields over the merged ones), without
+      // reading it back: text times are written as ClickHouse prints them (alerts.test.ts checks).
+      const alert = toAlert({ ...existing, ...repeat, version: String(repeat.version), count: String(count) })
       return escalated ? { alert, outcome: 'repeated', escalated } : { alert, outcome: 'repeated' }
     }
     const id = alertId(f.rule, f.entity, f.windowStartMs)
-    await this.#insert({
+    const row = {
       id,
       version: 1,
       change: 'open',
@@ -306,9 +325,10 @@ export class AlertStore {
       note: '',
       changed_by: 'detector',
       detected_at: msToCh(Date.now()),
-      event_received_at: f.eventReceivedAt ? f.eventReceivedAt.replace('T', ' ').replace('Z', '') : '1970-01-01 00:00:00',
-    })
-    return { alert: toAlert((await this.#byId(id)) as Row), outcome: 'created' }
+      event_received_at: f.eventReceivedAt ? isoToCh9(f.eventReceivedAt) : '1970-01-01 00:00:00.000000000',
+    }
+    await this.#insert(row)
+    return { alert: toAlert({ ...row, version: '1', count: String(row.count), changed_at: row.detected_at }), outcome: 'created' }
   }
 
   async #byId(id: string): Promise<Row | undefined> {
