@@ -168,7 +168,13 @@ describe('detection engine', () => {
         return []
       },
     }
-    const engine = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [counting] })
+    const statements: string[] = []
+    const watched = Object.create(h.store) as Store
+    watched.query = (async (sql: string, params?: Record<string, unknown>) => {
+      if (sql.includes('FROM detect_stream')) statements.push(Array.isArray(params?.ids) ? `rows of ${params.ids.length}` : sql.includes('attrs') ? 'full page' : 'keys')
+      return h.store.query(sql, params)
+    }) as Store['query']
+    const engine = new DetectionEngine({ store: watched, logger, rules: [rule], detectors: [counting] })
     engine.offer(stored.slice(0, 10))
     await until(() => judged.size === 10)
     engine.offer(stored.slice(5, 20)) // 5-9 again: skipped
@@ -177,8 +183,14 @@ describe('detection engine', () => {
     await until(() => judged.size === 25)
     // The stream holds all 30: the 5 never offered are judged by the read, the rest skipped.
     expect((await engine.tick()).events).toBe(5)
+    // Read as keys, then the full rows of only the five not judged yet.
+    expect(statements).toEqual(['keys', 'rows of 5'])
     expect(judged.size).toBe(30)
     expect([...judged.values()].every((n) => n === 1)).toBe(true)
+    // Rows mostly not handed over (another writer): the keys show it, and the full page is read.
+    await storeEvents(h.store, Array.from({ length: 40 }, (_, i) => ev(100 + i)))
+    expect((await engine.tick()).events).toBe(40)
+    expect(statements.slice(2)).toEqual(['keys', 'full page'])
     await engine.stop()
   })
 

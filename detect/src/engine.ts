@@ -21,8 +21,9 @@
  * just made durable, stream-rows.ts) are judged at once, in a pass of their own, without waiting
  * for the next tick or reading them back. While events are being offered, the stream is read
  * only every `catchUpMs`, for rows the hand-over did not bring (another process's, a direct
- * insert); ids already judged are skipped either way, so each event is judged once. After a
- * restart the stream read catches up from the stored cursor, as before.
+ * insert), and read narrow: the page's keys, then the full rows only of those not judged yet.
+ * Ids already judged are skipped either way, so each event is judged once. After a restart the
+ * stream read catches up from the stored cursor, as before.
  *
  * Passes (a page of the stream, or what was offered) run one at a time, each holding the store's
  * lane (`store.hold`, core statement-gate.ts) so its statements do not queue behind inserts that
@@ -93,15 +94,24 @@ export interface TickResult {
   escalated: number
 }
 
-const STREAM_SQL = `
+const STREAM_COLUMNS = `
 SELECT toString(received_at) AS receivedAt, toString(ts) AS ts, source, id, action, outcome, reason,
   api_key_id, account_id, user_id,
   if(client_ip = toIPv6('::'), '', replaceRegexpOne(IPv6NumToString(client_ip), '^::ffff:(\\\\d+\\\\.\\\\d+\\\\.\\\\d+\\\\.\\\\d+)$', '\\\\1')) AS client_ip,
   http_path, attrs, order_qty, order_notional, order_symbol, order_currency, geo_country, geo_city, geo_lat, geo_lon, clock_skew_ms
-FROM detect_stream
-WHERE (received_at, id) > ({afterTs:DateTime64(9, 'UTC')}, {afterId:String})
+FROM detect_stream`
+const AFTER = `WHERE (received_at, id) > ({afterTs:DateTime64(9, 'UTC')}, {afterId:String})
 ORDER BY received_at, id
 LIMIT {limit:UInt32}`
+const STREAM_SQL = `${STREAM_COLUMNS}
+${AFTER}`
+/** A page's keys only: while events are handed over, most of a catch-up read was judged already. */
+const STREAM_KEYS_SQL = `SELECT toString(received_at) AS receivedAt, source, id FROM detect_stream
+${AFTER}`
+/** The full rows of some of those keys. */
+const STREAM_ROWS_SQL = `${STREAM_COLUMNS}
+WHERE received_at >= {lo:DateTime64(9, 'UTC')} AND received_at <= {hi:DateTime64(9, 'UTC')} AND id IN {ids:Array(String)}
+ORDER BY received_at, id`
 
 type StreamRow = Omit<StreamEvent, 'tsMs'>
 
@@ -305,6 +315,8 @@ export class DetectionEngine {
   }
 
   async #tick(): Promise<TickResult> {
+    // While events are handed over, a read of the stream mostly finds them judged already.
+    const narrow = Date.now() - this.#lastOfferMs < this.#o.catchUpMs
     this.#lastStreamMs = Date.now()
     await this.#loadCursor()
     await this.#refreshEnabled()
@@ -321,7 +333,7 @@ export class DetectionEngine {
       const release = this.#o.store.hold()
       let page: { full: boolean; afterTs: string; afterId: string }
       try {
-        page = await this.#page(afterTs, afterId, total)
+        page = await this.#page(afterTs, afterId, total, narrow)
       } finally {
         release()
       }
@@ -333,9 +345,34 @@ export class DetectionEngine {
     }
   }
 
-  /** Reads one page after (afterTs, afterId) and runs the detectors over what is new in it. */
-  async #page(afterTs: string, afterId: string, total: TickResult): Promise<{ full: boolean; afterTs: string; afterId: string }> {
-    const rows = await this.#o.store.query<StreamRow>(STREAM_SQL, { afterTs, afterId, limit: this.#o.batchLimit })
+  /**
+   * Reads one page after (afterTs, afterId) and runs the detectors over what is new in it.
+   * `narrow`: the page's keys first, and the full rows only of those not judged yet.
+   */
+  async #page(afterTs: string, afterId: string, total: TickResult, narrow: boolean): Promise<{ full: boolean; afterTs: string; afterId: string }> {
+    const after = { afterTs, afterId, limit: this.#o.batchLimit }
+    let keys: ReadonlyArray<Pick<StreamRow, 'receivedAt' | 'source' | 'id'>>
+    let rows: StreamRow[]
+    if (narrow) {
+      keys = await this.#o.store.query<Pick<StreamRow, 'receivedAt' | 'source' | 'id'>>(STREAM_KEYS_SQL, after)
+      const missing = keys.filter((k) => !this.#seen.has(`${k.source}\u0000${k.id}`))
+      // Mostly new after all (another writer, a failed hand-over): the plain read is cheaper.
+      if (missing.length > keys.length / 2) return this.#page(afterTs, afterId, total, false)
+      const wanted = new Set(missing.map((k) => `${k.source}\u0000${k.id}`))
+      rows =
+        missing.length === 0
+          ? []
+          : (
+              await this.#o.store.query<StreamRow>(STREAM_ROWS_SQL, {
+                lo: (missing[0] as (typeof missing)[number]).receivedAt,
+                hi: (missing[missing.length - 1] as (typeof missing)[number]).receivedAt,
+                ids: [...new Set(missing.map((k) => k.id))],
+              })
+            ).filter((r) => wanted.has(`${r.source}\u0000${r.id}`))
+    } else {
+      rows = await this.#o.store.query<StreamRow>(STREAM_SQL, after)
+      keys = rows
+    }
     const fresh: StreamEvent[] = []
     for (const r of rows) {
       const key = `${r.source}\u0000${r.id}`
@@ -357,8 +394,8 @@ export class DetectionEngine {
       total.escalated += r.escalated
       await this.#saveCursor()
     }
-    const last = rows[rows.length - 1]
-    return { full: rows.length >= this.#o.batchLimit, afterTs: last?.receivedAt ?? afterTs, afterId: last?.id ?? afterId }
+    const last = keys[keys.length - 1]
+    return { full: keys.length >= this.#o.batchLimit, afterTs: last?.receivedAt ?? afterTs, afterId: last?.id ?? afterId }
   }
 
   #prune(): void {
