@@ -965,6 +965,8 @@ function writeDoc(r: BenchResult, o: RunOptions, at = new Date()): void {
   const when = at.toISOString().slice(0, 16).replace('T', ' ')
   const ms = (n: number | undefined) => `${fmt(n ?? Number.NaN)} ms`
   const met = r.alerted === r.injected && r.latencyMs.p99 <= 1000
+  // Core-seconds per accepted event, detecting and paused, in ms per 1,000 events.
+  const marginalPer1000 = (r.cpu.vigilCoresDetecting / r.ingest.achievedMeasured - r.cpu.vigilCoresControl / r.ingest.achievedControl) * 1e6
   const load = (u: string) => u.replace(/^.*load average:\s*/, '')
   const opts = [
     o.stored !== 10_000_000 ? `--stored=${o.stored}` : '',
@@ -1001,7 +1003,8 @@ new key from one address) and \`auth.credential_stuffing\` (30 unknown-key failu
 | passes of all detectors (over events handed over by ingest, or a page of the stream), started in the measured part; per second | ${fmt(r.passes?.n ?? Number.NaN)}; ${fmt(r.passes?.perSec ?? Number.NaN, 2)} |
 | events per pass (mean); events judged in the measured part; accepted in it | ${fmt(r.passes?.eventsMean ?? Number.NaN)}; ${fmt(r.passes?.eventsJudged ?? Number.NaN)}; ${fmt(r.ingest.achievedMeasured * o.durationS)} |
 | one pass: wall / process CPU (all threads, ingest's included), mean; process CPU per 1,000 events judged | ${ms(r.passes?.wallMean)} / ${ms(r.passes?.cpuMean)}; ${ms(r.passes?.cpuPer1000Events)} |
-| **CPU cost of one pass** (the issue's "tick"), from the control: (Vigil's CPU rate detecting − with detection paused) ÷ passes | **${ms(r.passes?.marginalCpu)}** |
+| **CPU cost of one pass** (the issue's "tick"): Vigil's CPU per accepted event detecting less with detection paused (${ms(marginalPer1000)} per 1,000 events), × events per pass | **${ms(marginalPer1000 * ((r.passes?.eventsMean ?? Number.NaN) / 1000))}** |
+| same from CPU rates alone: (Vigil's cores busy detecting − paused) ÷ passes (misleads when ingest accepts more while paused) | ${ms(r.passes?.marginalCpu)} |
 | catch-up reads of the stream (\`tick\`) in the measured part; failed; events they brought (the rest was handed over: ${fmt(r.passes?.offeredEvents ?? Number.NaN)} in the whole run) | ${fmt(r.ticks.n)}; ${r.ticks.failed}; ${fmt(r.ticks.eventsRead)} |
 | Vigil's process, cores busy: detecting / detection paused (${fmt(r.cpu.controlSeconds)} s control) | ${fmt(r.cpu.vigilCoresDetecting, 2)} / ${fmt(r.cpu.vigilCoresControl, 2)} |
 | whole machine, cores busy: detecting / detection paused (the load generator's share: ${fmt(r.cpu.loadGenCores, 2)}) | ${fmt(r.cpu.machineBusyCoresDetecting, 2)} / ${fmt(r.cpu.machineBusyCoresControl, 2)} |
