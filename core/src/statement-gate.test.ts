@@ -146,6 +146,33 @@ describe('statement gate', () => {
     expect(() => gate.hold('bulk' as never)).toThrow(RangeError)
   })
 
+  it('lets a statement held back by a hold start once it has waited heldMaxWaitMs, in order, the hold still on', async () => {
+    const gate = createStatementGate(2, { heldMaxWaitMs: 30 })
+    const log: string[] = []
+    const release = gate.hold('prompt')
+    const n1 = held(log, 'n1')
+    const n2 = held(log, 'n2')
+    const n3 = held(log, 'n3')
+    const results = [gate.run('normal', n1.run), gate.run('normal', n2.run)]
+    await tick()
+    expect(log).toEqual([])
+    const until = Date.now() + 5000
+    while (log.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5))
+    expect(log).toEqual(['n1', 'n2'])
+    expect(gate.stats()).toMatchObject({ running: 2, held: waiting(0, 1, 0) })
+    // The limit still holds: n3 waits for a slot, not for the hold.
+    results.push(gate.run('normal', n3.run))
+    await new Promise((r) => setTimeout(r, 60))
+    expect(log).toEqual(['n1', 'n2'])
+    n1.release()
+    await tick()
+    expect(log).toEqual(['n1', 'n2', 'n3'])
+    n2.release()
+    n3.release()
+    release()
+    expect(await Promise.all(results)).toEqual(['n1', 'n2', 'n3'])
+  })
+
   it('frees the slot of a statement that fails, and passes its error on', async () => {
     const gate = createStatementGate(1)
     const failing = gate.run('normal', async () => {

@@ -22,13 +22,15 @@
  * Not given: preemption. A long statement already running keeps its thread.
  *
  * A lane may also be held (`hold`): while it is, no statement of a lower lane starts (those
- * already running finish). The detection engine holds `prompt` for one pass of its detectors: a
+ * already running finish) until it has waited `heldMaxWaitMs` (100 ms by default): a hold delays
+ * the others, it never starves them. The detection engine holds `prompt` for one pass of its detectors: a
  * pass is a dozen statements one after another, and each one started behind running inserts took
  * 250-350 ms where it takes 20-80 ms alone (a hand-run trace of every statement during `npm run
  * bench -- detect`, not a repo figure; the bench's own figures are in docs/benchmarks.md). Held,
- * the first statement waits for what is running and the rest run alone; ingest's rows wait in its
- * batch writer meanwhile (accepted, not yet answered; the next insert is larger), so a long pass
- * delays ingest's answers by as much. Holds nest and count.
+ * the first statement waits for what is running and the rest run alone; ingest's next insert
+ * waits at most `heldMaxWaitMs` (its rows are accepted meanwhile, and the next insert is larger).
+ * Without that bound a pass held throughout cut `npm run bench -- ingest` from 8,276 to 2,283
+ * events/s (docs/benchmarks.md). Holds nest and count.
  */
 export type StatementLane = 'urgent' | 'prompt' | 'normal'
 
@@ -45,32 +47,64 @@ export interface StatementGate {
   stats(): { running: number; waiting: Record<StatementLane, number>; held: Record<StatementLane, number> }
 }
 
-export function createStatementGate(limit: number): StatementGate {
+export interface StatementGateOptions {
+  /** Longest a hold keeps a waiting statement of a lower lane from starting. @defaultValue `100` */
+  heldMaxWaitMs?: number
+}
+
+interface Waiter {
+  go: () => void
+  /** performance.now() when it began to wait. */
+  since: number
+}
+
+export function createStatementGate(limit: number, opts: StatementGateOptions = {}): StatementGate {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`statement gate limit must be a whole number ≥ 1, got ${limit}`)
+  const maxWaitMs = opts.heldMaxWaitMs ?? 100
   // Highest lane first.
-  const lanes = STATEMENT_LANES.map((name, i) => ({ name, cap: limit + (STATEMENT_LANES.length - 1 - i), waiting: [] as Array<() => void>, held: 0 }))
+  const lanes = STATEMENT_LANES.map((name, i) => ({ name, cap: limit + (STATEMENT_LANES.length - 1 - i), waiting: [] as Waiter[], held: 0 }))
   const byName = new Map(lanes.map((l) => [l.name, l]))
   let running = 0
+  let timer: NodeJS.Timeout | undefined
 
-  /** A lane may start a statement when it has room and no higher lane is waiting (runs for every statement: no allocation). */
-  function mayStart(index: number): boolean {
+  /**
+   * A lane may start a statement that has waited `waitedMs` when it has room, no higher lane is
+   * waiting, and no higher lane is held, or it has waited out the hold (runs for every statement: no allocation).
+   */
+  function mayStart(index: number, waitedMs: number): boolean {
     if (running >= (lanes[index] as (typeof lanes)[number]).cap) return false
     for (let i = 0; i < index; i++) {
       const higher = lanes[i] as (typeof lanes)[number]
-      if (higher.waiting.length > 0 || higher.held > 0) return false
+      if (higher.waiting.length > 0 || (higher.held > 0 && waitedMs < maxWaitMs)) return false
     }
     return true
   }
 
   function pump(): void {
+    const now = performance.now()
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i] as (typeof lanes)[number]
-      while (lane.waiting.length > 0 && mayStart(i)) {
+      while (lane.waiting.length > 0 && mayStart(i, now - (lane.waiting[0] as Waiter).since)) {
         running++
-        ;(lane.waiting.shift() as () => void)()
+        ;(lane.waiting.shift() as Waiter).go()
       }
-      if (lane.waiting.length > 0) return
+      if (lane.waiting.length > 0) break
     }
+    arm(now)
+  }
+
+  /** While a hold keeps a statement waiting, wakes the gate when the first one has waited long enough. */
+  function arm(now: number): void {
+    if (timer || !lanes.some((l) => l.held > 0)) return
+    let due = Number.POSITIVE_INFINITY
+    for (const l of lanes) if (l.waiting.length > 0) due = Math.min(due, (l.waiting[0] as Waiter).since + maxWaitMs - now)
+    // Past due and still waiting: it waits for a free slot, which a finishing statement brings.
+    if (!(due > 0) || due === Number.POSITIVE_INFINITY) return
+    timer = setTimeout(() => {
+      timer = undefined
+      pump()
+    }, Math.ceil(due))
+    timer.unref()
   }
 
   return {
@@ -78,9 +112,14 @@ export function createStatementGate(limit: number): StatementGate {
       const lane = byName.get(name)
       if (!lane) throw new RangeError(`unknown statement lane ${String(name)}`)
       const index = lanes.indexOf(lane)
-      if (lane.waiting.length === 0 && mayStart(index)) running++
+      if (lane.waiting.length === 0 && mayStart(index, 0)) running++
       // Counted as running by pump() when let in.
-      else await new Promise<void>((resolve) => lane.waiting.push(resolve))
+      else
+        await new Promise<void>((resolve) => {
+          const since = performance.now()
+          lane.waiting.push({ go: resolve, since })
+          arm(since)
+        })
       try {
         return await statement()
       } finally {
