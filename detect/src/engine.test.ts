@@ -212,27 +212,36 @@ describe('detection engine', () => {
     await engine.stop()
   })
 
-  it('holds other statements back during a pass, but only for a while (the gate\'s bound), never to its end', async () => {
+  it('holds ingest\'s statements back during a pass, but lets them start between detectors after holdSliceMs', async () => {
     const stored = await storedAndRead([ev(1)])
-    const seen: string[] = []
-    const slow: Detector = {
-      ruleId: 'test.trigger',
-      async detect() {
-        // A statement of the normal lane (as ingest's inserts are) issued while the pass holds the lane.
-        let done = false
-        const insertLike = h.store.query('SELECT 1').then(() => (done = true))
-        await new Promise((r) => setTimeout(r, 20))
-        seen.push(done ? 'ran at once' : 'held')
-        // The pass goes on far longer than the bound: the statement runs meanwhile.
-        seen.push(await Promise.race([insertLike.then(() => 'ran during the pass'), new Promise<string>((r) => setTimeout(() => r('starved'), 3000))]))
-        return []
-      },
+    const outcome = async (holdSliceMs: number): Promise<string> => {
+      let insertLike: Promise<unknown> | undefined
+      let seen = ''
+      const slow: Detector = {
+        ruleId: 'test.trigger',
+        async detect() {
+          // A statement of the normal lane (as ingest's inserts are) issued while the pass holds the lane.
+          insertLike = h.store.query('SELECT 1')
+          await new Promise((r) => setTimeout(r, 150))
+          return []
+        },
+      }
+      const next: Detector = {
+        ruleId: 'test.next',
+        async detect() {
+          seen = await Promise.race([insertLike!.then(() => 'ran during the pass'), new Promise<string>((r) => setTimeout(() => r('still held'), 1500))])
+          return []
+        },
+      }
+      // As `vigil up` runs it: on the store's prompt lane (detection.ts).
+      const engine = new DetectionEngine({ store: h.store.prompt, logger, rules: [rule, { ...rule, id: 'test.next' }], detectors: [slow, next], holdSliceMs, name: `slice-${holdSliceMs}` })
+      engine.offer(stored)
+      await engine.stop()
+      await insertLike
+      return seen
     }
-    // As `vigil up` runs it: on the store's prompt lane (detection.ts).
-    const engine = new DetectionEngine({ store: h.store.prompt, logger, rules: [rule], detectors: [slow] })
-    engine.offer(stored)
-    await engine.stop()
-    expect(seen).toEqual(['held', 'ran during the pass'])
+    expect(await outcome(60_000)).toBe('still held')
+    expect(await outcome(50)).toBe('ran during the pass')
   })
 
   it('stores its cursor on stop after judging what was offered, and a restarted engine repeats no alert', async () => {

@@ -27,8 +27,8 @@
  *
  * Passes (a page of the stream, or what was offered) run one at a time, each holding the store's
  * lane (`store.hold`, core statement-gate.ts) so its statements do not queue behind inserts that
- * start in between; the gate lets a held-back statement start after 100 ms, so ingest's inserts
- * are delayed, never starved.
+ * start in between; a pass that has held it for `holdSliceMs` lets waiting statements start
+ * between two detectors, so ingest's inserts are delayed, never starved.
  */
 import type { Logger } from 'pino'
 import type { Store } from '@vigil/core'
@@ -84,6 +84,12 @@ export interface EngineOptions {
    * re-reads what came after it, which changes no alert). @defaultValue `1000`
    */
   cursorSaveMs?: number
+  /**
+   * A pass holds the store's lane (`store.hold`) for at most this long before it lets the
+   * statements waiting in lower lanes (ingest's inserts) start, between two detectors.
+   * @defaultValue `250`
+   */
+  holdSliceMs?: number
 }
 
 export interface TickResult {
@@ -156,7 +162,7 @@ export class DetectionEngine {
   #enabled: ReadonlySet<string> | undefined
 
   constructor(opts: EngineOptions) {
-    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, catchUpMs: 5000, cursorSaveMs: 1000, ...opts }
+    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, catchUpMs: 5000, cursorSaveMs: 1000, holdSliceMs: 250, ...opts }
     this.alerts = opts.alerts ?? new AlertStore(opts.store)
     this.memory = this.#o.memory ? new DetectorMemory() : undefined
   }
@@ -228,6 +234,28 @@ export class DetectionEngine {
     await this.#o.store.insertNdjson('detect_cursor', ['name', 'received_at', 'id'], JSON.stringify({ name: this.#o.name, received_at: this.#cursorText, id: '' }) + '\n')
   }
 
+  /** The hold of the pass in progress: released now and then (`holdSliceMs`) so inserts are not starved. */
+  #held: { release: () => void; since: number } | undefined
+
+  /** Holds the store's lane for a pass: `release` at its end. */
+  #hold(): () => void {
+    const held = { release: this.#o.store.hold(), since: performance.now() }
+    this.#held = held
+    return () => {
+      held.release()
+      if (this.#held === held) this.#held = undefined
+    }
+  }
+
+  /** Between two detectors: once the pass has held the lane for `holdSliceMs`, let waiting statements start. */
+  #yieldHold(): void {
+    const held = this.#held
+    if (!held || performance.now() - held.since < this.#o.holdSliceMs) return
+    held.release()
+    held.release = this.#o.store.hold()
+    held.since = performance.now()
+  }
+
   /** Runs `f` after every pass already started or queued. */
   #serial<T>(f: () => Promise<T>): Promise<T> {
     const p = this.#work.then(f)
@@ -281,7 +309,7 @@ export class DetectionEngine {
       }
     }
     if (fresh.length === 0) return total
-    const release = this.#o.store.hold()
+    const release = this.#hold()
     try {
       Object.assign(total, { events: fresh.length }, await this.#run(fresh))
     } catch (err) {
@@ -331,7 +359,7 @@ export class DetectionEngine {
     for (;;) {
       // One page is held from its read to its cursor (store.hold): its statements run one after
       // another, and none waits behind an insert that started between two of them.
-      const release = this.#o.store.hold()
+      const release = this.#hold()
       let page: { full: boolean; afterTs: string; afterId: string }
       try {
         page = await this.#page(afterTs, afterId, total, narrow)
@@ -410,6 +438,7 @@ export class DetectionEngine {
     for (const d of this.#o.detectors) {
       const rule = byRule.get(d.ruleId)
       if (!rule || !this.#isEnabled(rule)) continue
+      this.#yieldHold()
       let findings
       try {
         findings = await d.detect(events, { store: this.#o.store, rule, ...(this.memory ? { memory: this.memory } : {}) })
