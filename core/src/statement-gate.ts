@@ -22,15 +22,20 @@
  * Not given: preemption. A long statement already running keeps its thread.
  *
  * A lane may also be held (`hold`): while it is, no statement of a lower lane starts (those
- * already running finish) until it has waited `heldMaxWaitMs` (100 ms by default): a hold delays
- * the others, it never starves them. The detection engine holds `prompt` for one pass of its detectors: a
- * pass is a dozen statements one after another, and each one started behind running inserts took
+ * already running finish) until it has waited `heldMaxWaitMs` (300 ms by default): a hold delays
+ * the others, it never starves them. The detection engine holds `prompt` for one pass of its
+ * detectors: a pass is a dozen statements one after another, and each one started behind running inserts took
  * 250-350 ms where it takes 20-80 ms alone (a hand-run trace of every statement during `npm run
  * bench -- detect`, not a repo figure; the bench's own figures are in docs/benchmarks.md). Held,
- * the first statement waits for what is running and the rest run alone; ingest's next insert
- * waits at most `heldMaxWaitMs` (its rows are accepted meanwhile, and the next insert is larger).
- * Without that bound a pass held throughout cut `npm run bench -- ingest` from 8,276 to 2,283
- * events/s (docs/benchmarks.md). Holds nest and count.
+ * the first statement waits for what is running and the rest run alone. The engine also lets go
+ * of its hold between two detectors every 250 ms (engine.ts `holdSliceMs`); the bound here is the
+ * backstop for one detector call that runs long (cold memory over thousands of keys), during which
+ * ingest's next insert would otherwise wait for it. Its rows are accepted meanwhile, and the next
+ * insert is larger. Measured with `npm run bench -- ingest` (docs/benchmarks.md, one run each):
+ * passes not held 8,276 events/s; held and sliced with no bound 2,283, with a 1 s bound 4,963,
+ * with 300 ms 6,809. A 100 ms bound alone (no slices) kept ingest at 7,571 but put detection's
+ * statements back among the inserts (`npm run bench -- detect` at 6,000 events/s: p99 3.0 →
+ * 12.2 s). Holds nest and count.
  */
 export type StatementLane = 'urgent' | 'prompt' | 'normal'
 
@@ -48,7 +53,7 @@ export interface StatementGate {
 }
 
 export interface StatementGateOptions {
-  /** Longest a hold keeps a waiting statement of a lower lane from starting. @defaultValue `100` */
+  /** Longest a hold keeps a waiting statement of a lower lane from starting. @defaultValue `300` */
   heldMaxWaitMs?: number
 }
 
@@ -60,7 +65,7 @@ interface Waiter {
 
 export function createStatementGate(limit: number, opts: StatementGateOptions = {}): StatementGate {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`statement gate limit must be a whole number ≥ 1, got ${limit}`)
-  const maxWaitMs = opts.heldMaxWaitMs ?? 100
+  const maxWaitMs = opts.heldMaxWaitMs ?? 300
   // Highest lane first.
   const lanes = STATEMENT_LANES.map((name, i) => ({ name, cap: limit + (STATEMENT_LANES.length - 1 - i), waiting: [] as Waiter[], held: 0 }))
   const byName = new Map(lanes.map((l) => [l.name, l]))
