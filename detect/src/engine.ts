@@ -28,7 +28,8 @@
  * Passes (a page of the stream, or what was offered) run one at a time, each holding the store's
  * lane (`store.hold`, core statement-gate.ts) so its statements do not queue behind inserts that
  * start in between; a pass that has held it for `holdSliceMs` lets waiting statements start
- * between two detectors, so ingest's inserts are delayed, never starved.
+ * between two detectors, and the gate lets one start anyway after 300 ms, so ingest's inserts
+ * are delayed, never starved.
  */
 import type { Logger } from 'pino'
 import type { Store } from '@vigil/core'
