@@ -170,5 +170,15 @@ function buildColumns(): readonly EventColumn[] {
 /** Every column of the `events` table, derived from the schemas above. */
 export const EVENT_COLUMNS: readonly EventColumn[] = buildColumns()
 
+/** What ingest writes in a column of `events` for a field the event does not have. */
+export function columnDefault(type: string): unknown {
+  if (type.startsWith('Nullable(')) return null
+  if (type.startsWith('Array(')) return []
+  if (type.startsWith('Map(')) return {}
+  if (type === 'IPv6') return '::'
+  if (/^(U?Int|Float)/.test(type)) return 0
+  return ''
+}
+
 /** The annotation keyword; validators must be told it is not a mistake. */
 export const CLICKHOUSE_KEYWORD = CH

@@ -11,6 +11,7 @@ export {
   TlsSchema,
   OrderSchema,
   EVENT_COLUMNS,
+  columnDefault,
   CLICKHOUSE_KEYWORD,
   OUTCOMES,
   ACTIONS,

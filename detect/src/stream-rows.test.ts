@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest'
 import { pino } from 'pino'
-import { EVENT_COLUMNS } from '@vigil/core'
+import { columnDefault, EVENT_COLUMNS } from '@vigil/core'
 import { DetectionEngine } from './engine.js'
 import type { Detector, EngineRule, StreamEvent } from './detector.js'
 import { float32OrNull, ipText, streamEventsOf } from './stream-rows.js'
@@ -14,18 +14,9 @@ function recorder(): Detector & { seen: StreamEvent[] } {
 const rule: EngineRule = { id: 'test.record', severity: 'low', entity: 'api_key', enabled: true, windowMs: 60_000, latenessMs: 5_000, suppressionMs: 60_000, params: {} }
 const logger = pino({ level: 'silent' })
 
-/** Column defaults as ingest's normalize.ts writes them for an absent field. */
-function defaultFor(type: string): unknown {
-  if (type.startsWith('Nullable(')) return null
-  if (type.startsWith('Array(')) return []
-  if (type.startsWith('Map(')) return {}
-  if (type === 'IPv6') return '::'
-  if (/^(U?Int|Float)/.test(type)) return 0
-  return ''
-}
 const columns = EVENT_COLUMNS.map((c) => c.name)
 /** One row of `events` positional in EVENT_COLUMNS, as ingest's batch writer holds it. */
-const row = (fields: Record<string, unknown>) => EVENT_COLUMNS.map((c) => (c.name in fields ? fields[c.name] : defaultFor(c.type)))
+const row = (fields: Record<string, unknown>) => EVENT_COLUMNS.map((c) => (c.name in fields ? fields[c.name] : columnDefault(c.type)))
 
 let h: DetectHarness
 beforeEach(async () => {
