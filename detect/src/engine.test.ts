@@ -194,6 +194,42 @@ describe('detection engine', () => {
     await engine.stop()
   })
 
+  it('leaves events handed over and still waiting for their pass to that pass, even when a read of the stream comes first', async () => {
+    const stored = await storedAndRead(Array.from({ length: 30 }, (_, i) => ev(i)))
+    const judged = new Map<string, number>()
+    const passes: Array<{ ids: string[] }> = []
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const counting: Detector = {
+      ruleId: 'test.trigger',
+      async detect(events) {
+        passes.push({ ids: events.map((e) => e.id) })
+        for (const e of events) judged.set(e.id, (judged.get(e.id) ?? 0) + 1)
+        if (passes.length === 1) await gate
+        return []
+      },
+    }
+    const statements: string[] = []
+    const watched = Object.create(h.store) as Store
+    watched.query = (async (sql: string, params?: Record<string, unknown>) => {
+      if (sql.includes('FROM detect_stream')) statements.push(Array.isArray(params?.ids) ? `rows of ${params.ids.length}` : sql.includes('attrs') ? 'full page' : 'keys')
+      return h.store.query(sql, params)
+    }) as Store['query']
+    const engine = new DetectionEngine({ store: watched, logger, rules: [rule], detectors: [counting] })
+    engine.offer(stored.slice(0, 5))
+    await until(() => passes.length === 1) // busy with 0-4
+    engine.offer(stored.slice(5, 25)) // waits for its pass
+    // A read of the stream queued before that pass: it takes only the five never handed over.
+    const read = engine.tick()
+    release()
+    expect((await read).events).toBe(5)
+    await until(() => judged.size === 30)
+    expect(statements).toEqual(['keys', 'rows of 5'])
+    expect(passes.map((p) => p.ids.length)).toEqual([5, 5, 20])
+    expect([...judged.values()].every((n) => n === 1)).toBe(true)
+    await engine.stop()
+  })
+
   it('judges offered events again from the stream when their pass could not store an alert', async () => {
     const stored = await storedAndRead([ev(1, { action: 'test.trigger', api_key_id: 'retry' })])
     let broken = true

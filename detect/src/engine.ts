@@ -22,7 +22,8 @@
  * for the next tick or reading them back. While events are being offered, the stream is read
  * only every `catchUpMs`, for rows the hand-over did not bring (another process's, a direct
  * insert), and read narrow: the page's keys, then the full rows only of those not judged yet.
- * Ids already judged are skipped either way, so each event is judged once. After a restart the
+ * Ids already judged are skipped either way, and so are ids handed over and still waiting for
+ * their pass, so each event is judged once, by the cheaper path. After a restart the
  * stream read catches up from the stored cursor, as before.
  *
  * Passes (a page of the stream, or what was offered) run one at a time, each holding the store's
@@ -136,6 +137,8 @@ export function msToChNs(ms: number): string {
   const sub = Math.round((ms - whole) * 1e6)
   return new Date(whole).toISOString().replace('T', ' ').replace('Z', '') + String(sub).padStart(6, '0')
 }
+
+const NONE_PENDING: ReadonlySet<string> = new Set()
 
 export class DetectionEngine {
   readonly #o: Required<Omit<EngineOptions, 'onAlert' | 'alerts' | 'ruleStates'>> & Pick<EngineOptions, 'onAlert' | 'ruleStates'>
@@ -383,9 +386,14 @@ export class DetectionEngine {
     const after = { afterTs, afterId, limit: this.#o.batchLimit }
     let keys: ReadonlyArray<Pick<StreamRow, 'receivedAt' | 'source' | 'id'>>
     let rows: StreamRow[]
+    let pending: ReadonlySet<string> = NONE_PENDING
     if (narrow) {
       keys = await this.#o.store.query<Pick<StreamRow, 'receivedAt' | 'source' | 'id'>>(STREAM_KEYS_SQL, after)
-      const missing = keys.filter((k) => !this.#seen.has(`${k.source}\u0000${k.id}`))
+      pending = this.#pendingKeys()
+      const missing = keys.filter((k) => {
+        const key = `${k.source}\u0000${k.id}`
+        return !this.#seen.has(key) && !pending.has(key)
+      })
       // Mostly new after all (another writer, a failed hand-over): the plain read is cheaper.
       if (missing.length > keys.length / 2) return this.#page(afterTs, afterId, total, false)
       const wanted = new Set(missing.map((k) => `${k.source}\u0000${k.id}`))
@@ -402,11 +410,12 @@ export class DetectionEngine {
     } else {
       rows = await this.#o.store.query<StreamRow>(STREAM_SQL, after)
       keys = rows
+      pending = this.#pendingKeys()
     }
     const fresh: StreamEvent[] = []
     for (const r of rows) {
       const key = `${r.source}\u0000${r.id}`
-      if (this.#seen.has(key)) continue
+      if (this.#seen.has(key) || pending.has(key)) continue
       const receivedMs = chTimeToMs(r.receivedAt)
       this.#seen.set(key, receivedMs)
       fresh.push({ ...r, tsMs: chTimeToMs(r.ts), ts: chToIso(r.ts), receivedAt: chToIso(r.receivedAt) })
@@ -426,6 +435,16 @@ export class DetectionEngine {
     }
     const last = keys[keys.length - 1]
     return { full: keys.length >= this.#o.batchLimit, afterTs: last?.receivedAt ?? afterTs, afterId: last?.id ?? afterId }
+  }
+
+  /**
+   * Events handed over and waiting for their pass (queued behind this read): the read leaves
+   * them to it. Judging them here instead read back, converted and judged whole pages the
+   * hand-over already held, while that pass and every later one waited behind the read.
+   */
+  #pendingKeys(): ReadonlySet<string> {
+    if (this.#offered.length === 0) return NONE_PENDING
+    return new Set(this.#offered.map((e) => `${e.source}\u0000${e.id}`))
   }
 
   #prune(): void {
