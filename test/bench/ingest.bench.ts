@@ -85,11 +85,16 @@ try {
   // Requests still in flight when autocannon stopped finish now; let them land first.
   await new Promise((r) => setTimeout(r, 2000))
   const before = await metric(url, token, 'vigil_ingest_events_total', 'result="accepted"')
+  const flushesBefore = await metric(url, token, 'vigil_ingest_flush_seconds_count', 'to="clickhouse"')
+  const flushSecondsBefore = await metric(url, token, 'vigil_ingest_flush_seconds_sum', 'to="clickhouse"')
   console.log(`bench ingest: measuring ${duration} s with ${connections} connections`)
   const r = load(duration) as { eventsPerSec: number; latencyP50: number; latencyP99: number; latencyMax: number; requests2xx: number; non2xx: number; errors: number }
   await new Promise((r) => setTimeout(r, 2000))
   const after = await metric(url, token, 'vigil_ingest_events_total', 'result="accepted"')
   const acceptedByVigil = after - before
+  // How the batch writer cut the load: inserts made and the time each took (its own metrics).
+  const flushes = (await metric(url, token, 'vigil_ingest_flush_seconds_count', 'to="clickhouse"')) - flushesBefore
+  const flushSeconds = (await metric(url, token, 'vigil_ingest_flush_seconds_sum', 'to="clickhouse"')) - flushSecondsBefore
   up.kill('SIGTERM')
   await new Promise((resolve) => up.once('exit', resolve))
 
@@ -109,6 +114,9 @@ try {
     errors: r.errors,
     acceptedByVigil,
     acceptedExpected: r.requests2xx * 1000,
+    inserts: flushes,
+    rowsPerInsert: flushes > 0 ? Math.round(acceptedByVigil / flushes) : 0,
+    insertMsMean: flushes > 0 ? Math.round((1000 * flushSeconds) / flushes) : 0,
     ceilingRowsPerSec: Math.round(c.rowsPerSec),
     shareOfCeiling: Number(share.toFixed(2)),
   }
