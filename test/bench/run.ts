@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const BENCHES: Record<string, string> = { ingest: 'ingest.bench.ts', detect: 'detect.bench.ts', respond: 'respond.bench.ts' }
+const BENCHES: Record<string, string> = { storage: 'storage.bench.ts', ingest: 'ingest.bench.ts', detect: 'detect.bench.ts', respond: 'respond.bench.ts' }
 // Bench names, and the options passed on to each: `--name=value`, or `--name value` when the
 // value is not itself a bench name.
 const names: string[] = []
