@@ -106,6 +106,8 @@ export async function startDetection(deps: DetectionDeps): Promise<Detection> {
   const engine = new DetectionEngine({
     ruleStates,
     store,
+    // Reading ahead (Detector.prepare) is not urgent: it waits its turn with ingest's inserts.
+    backgroundStore: deps.store,
     logger: deps.logger,
     rules,
     detectors: BUILTIN_DETECTORS,

@@ -122,4 +122,12 @@ export interface Detector {
    * Optional; a failure only leaves the memory cold.
    */
   warmUp?(ctx: DetectorContext & { memory: DetectorMemory; resumeFromMs: number }): Promise<void>
+  /**
+   * Called by an engine every few seconds beside its passes (never inside one, never awaited by
+   * one), with the arrival time (epoch ms) of the newest event it has judged: may read into
+   * memory what coming passes will need (the baselines of the window about to begin), so they
+   * read nothing. It must only add what a pass's own read would give; a pass that finds nothing
+   * prepared reads as before. Optional; a failure only leaves the memory cold.
+   */
+  prepare?(ctx: DetectorContext & { memory: DetectorMemory; nowMs: number }): Promise<void>
 }

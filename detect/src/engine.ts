@@ -31,6 +31,11 @@
  * start in between; a pass that has held it for `holdSliceMs` lets waiting statements start
  * between two detectors, and the gate lets one start anyway after 300 ms, so ingest's inserts
  * are delayed, never starved.
+ *
+ * Beside the passes, every `prepareMs` the timer lets detectors read ahead into memory
+ * (`Detector.prepare`: the baselines of the window in progress and of the next one), through
+ * `backgroundStore`, so that a key's first event in a window costs its pass no statement. A pass
+ * never waits for it.
  */
 import type { Logger } from 'pino'
 import type { Store } from '@vigil/core'
@@ -92,6 +97,16 @@ export interface EngineOptions {
    * @defaultValue `250`
    */
   holdSliceMs?: number
+  /**
+   * How often the timer lets detectors read ahead (`Detector.prepare`), beside the passes.
+   * @defaultValue `5000`
+   */
+  prepareMs?: number
+  /**
+   * The store `prepare` reads through: `vigil up` gives the normal lane, so reading ahead waits
+   * behind a pass's statements and ingest's inserts rather than ahead of them. @defaultValue the engine's store
+   */
+  backgroundStore?: Store
 }
 
 export interface TickResult {
@@ -141,7 +156,7 @@ export function msToChNs(ms: number): string {
 const NONE_PENDING: ReadonlySet<string> = new Set()
 
 export class DetectionEngine {
-  readonly #o: Required<Omit<EngineOptions, 'onAlert' | 'alerts' | 'ruleStates'>> & Pick<EngineOptions, 'onAlert' | 'ruleStates'>
+  readonly #o: Required<Omit<EngineOptions, 'onAlert' | 'alerts' | 'ruleStates' | 'backgroundStore'>> & Pick<EngineOptions, 'onAlert' | 'ruleStates' | 'backgroundStore'>
   readonly alerts: AlertStore
   /** What detectors remember between ticks; `undefined` when the engine runs without. */
   readonly memory: DetectorMemory | undefined
@@ -149,6 +164,8 @@ export class DetectionEngine {
   #cursorMs: number | undefined
   #cursorText = ''
   readonly #seen = new Map<string, number>()
+  #preparing: Promise<void> | undefined
+  #lastPrepareMs = 0
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #stopped = false
@@ -166,7 +183,7 @@ export class DetectionEngine {
   #enabled: ReadonlySet<string> | undefined
 
   constructor(opts: EngineOptions) {
-    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, catchUpMs: 5000, cursorSaveMs: 1000, holdSliceMs: 250, ...opts }
+    this.#o = { name: 'default', tickMs: 250, overlapMs: 2000, batchLimit: 20_000, memory: true, catchUpMs: 5000, cursorSaveMs: 1000, holdSliceMs: 250, prepareMs: 5000, ...opts }
     this.alerts = opts.alerts ?? new AlertStore(opts.store)
     this.memory = this.#o.memory ? new DetectorMemory() : undefined
   }
@@ -186,6 +203,36 @@ export class DetectionEngine {
         await d.warmUp({ store: this.#o.store, rule, memory, resumeFromMs })
       } catch (err) {
         this.#o.logger.warn({ rule: d.ruleId, error: (err as Error).message }, 'detector warm-up failed; it reads storage every tick')
+      }
+    }
+  }
+
+  /**
+   * Lets every enabled detector read ahead into memory (`Detector.prepare`), once the engine is
+   * warm and knows where it is. Beside the passes, not serialised with them: a pass never waits
+   * for it. Runs one at a time; the timer calls it every `prepareMs`.
+   */
+  prepare(): Promise<void> {
+    this.#preparing ??= this.#prepareAll().finally(() => {
+      this.#preparing = undefined
+      this.#lastPrepareMs = Date.now()
+    })
+    return this.#preparing
+  }
+
+  async #prepareAll(): Promise<void> {
+    const memory = this.memory
+    if (!memory || !this.#warm || this.#cursorMs === undefined || this.#stopped) return
+    const nowMs = this.#cursorMs
+    const store = this.#o.backgroundStore ?? this.#o.store
+    const byRule = new Map(this.#o.rules.map((r) => [r.id, r]))
+    for (const d of this.#o.detectors) {
+      const rule = byRule.get(d.ruleId)
+      if (!d.prepare || !rule || !this.#isEnabled(rule)) continue
+      try {
+        await d.prepare({ store, rule, memory, nowMs })
+      } catch (err) {
+        this.#o.logger.warn({ rule: d.ruleId, error: (err as Error).message }, 'detector could not read ahead; its passes read storage instead')
       }
     }
   }
@@ -489,6 +536,7 @@ export class DetectionEngine {
   start(): void {
     const loop = () => {
       if (this.#stopped) return
+      if (!this.#preparing && Date.now() - this.#lastPrepareMs >= this.#o.prepareMs) void this.prepare()
       this.#running = this.#timedTick()
         .then(() => undefined)
         .catch((err: unknown) => {
@@ -506,6 +554,7 @@ export class DetectionEngine {
     this.#stopped = true
     if (this.#timer) clearTimeout(this.#timer)
     await this.#running
+    await this.#preparing
     // What was offered is judged (a stop waits for it), then the cursor is stored.
     await this.#serial(() => this.#offeredPass()).catch((err: unknown) => this.#o.logger.warn({ error: (err as Error).message }, 'detection pass over handed-over events failed'))
     if (this.#cursorDirty) await this.#saveCursor().catch((err: unknown) => this.#o.logger.warn({ error: (err as Error).message }, 'could not store the detection cursor'))

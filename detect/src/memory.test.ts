@@ -58,6 +58,7 @@ function recording(d: Detector, calls: Array<{ rule: string; findings: Finding[]
   return {
     ruleId: d.ruleId,
     ...(d.warmUp ? { warmUp: (ctx: Parameters<NonNullable<Detector['warmUp']>>[0]) => (d.warmUp as NonNullable<Detector['warmUp']>)(ctx) } : {}),
+    ...(d.prepare ? { prepare: (ctx: Parameters<NonNullable<Detector['prepare']>>[0]) => (d.prepare as NonNullable<Detector['prepare']>)(ctx) } : {}),
     async detect(events, ctx) {
       const c = counting(ctx.store)
       const findings = await d.detect(events, { ...ctx, store: c.store })
@@ -89,7 +90,11 @@ const failure = (tsMs: number, key: string, user: string) =>
 
 describe('engine memory', () => {
   it('gives the same findings as reading storage every tick, and stops reading in ordinary traffic', async () => {
-    const NOW = Math.floor(Date.now() / 1000) * 1000
+    // The 40 ticks stay inside one of volume.spike's ten-minute windows: a new window's first
+    // order is read once per key by design, which the quiet ticks below would count.
+    const now = Math.floor(Date.now() / 1000) * 1000
+    const into = now % (10 * 60_000)
+    const NOW = into > 10 * 60_000 - 60_000 ? now - into + 10 * 60_000 + 5_000 : now
     const keys = Array.from({ length: 12 }, (_, i) => `ak_mem_${i}`)
     // Ten days of history from London (one key trades from New York), arrived long ago.
     const history = keys.flatMap((k, i) => Array.from({ length: 80 }, (_, n) => use(NOW - 10 * DAY + n * 3 * HOUR, k, i === 11 ? US : GB)))
@@ -176,6 +181,59 @@ describe('engine memory', () => {
     expect(sum('order.fat_finger')).toBeLessThanOrEqual(quiet.length / 2)
     expect(plainReads.n).toBeGreaterThanOrEqual(40 * REMEMBERING.length)
   }, 300_000)
+
+  it('volume.spike reads the next window\'s baselines ahead, and the pass that meets them reads nothing and finds what a read finds', async () => {
+    const WINDOW = 10 * 60_000
+    const WEEK = 7 * DAY
+    // The boundary of the window the test sends into, one to eleven minutes ahead.
+    const B = Math.ceil((Date.now() + 60_000) / WINDOW) * WINDOW
+    const history: Array<Record<string, unknown>> = [order(B - 9 * DAY, 'ak_pre_1'), order(B - 9 * DAY, 'ak_pre_2'), order(B - 9 * DAY, 'ak_pre_3')]
+    // The same ten minutes a week ago: 2 orders for ak_pre_1, 30 for ak_pre_2.
+    for (let n = 0; n < 2; n++) history.push(order(B - WEEK + n * 1000, 'ak_pre_1'))
+    for (let n = 0; n < 30; n++) history.push(order(B - WEEK + n * 1000, 'ak_pre_2'))
+    await storeEvents(h.store, history, { receivedAt: new Date(B - DAY) })
+
+    const rule = ruleOf('volume.spike')
+    const volume = BUILTIN_DETECTORS.find((d) => d.ruleId === 'volume.spike') as Detector
+    const withMemory: Array<{ rule: string; findings: Finding[] }> = []
+    const without: Array<{ rule: string; findings: Finding[] }> = []
+    const passReads = { n: 0 }
+    const plainReads = { n: 0 }
+    const ahead = counting(h.store)
+    const logger = pino({ level: 'silent' })
+    const mem = new DetectionEngine({ store: h.store, backgroundStore: ahead.store, logger, rules: [rule], detectors: [recording(volume, withMemory, passReads)], name: 'pre-mem' })
+    const plain = new DetectionEngine({ store: h.store, logger, rules: [rule], detectors: [recording(volume, without, plainReads)], name: 'pre-plain', memory: false })
+
+    // Two minutes before the boundary (the last 30 % of the window): one order each, read cold.
+    await storeEvents(h.store, ['ak_pre_1', 'ak_pre_2', 'ak_pre_3'].map((k) => order(B - 120_000, k)), { receivedAt: new Date(B - 120_000) })
+    await mem.tick()
+    await plain.tick()
+    // Read ahead: every key's first order, then every key's minutes in the seasonal twins of
+    // the window in progress (whose baselines that pass has just read for these keys) and, as
+    // it ends within two minutes, of the next one.
+    await mem.prepare()
+    expect(ahead.count()).toBe(3)
+    const readsBefore = passReads.n
+
+    // In the new window: 25 orders for ak_pre_1 (2 a week ago), 30 for ak_pre_2 (as usual), 1 for ak_pre_3.
+    const next: Array<Record<string, unknown>> = []
+    for (let n = 0; n < 25; n++) next.push(order(B + 5_000 + n, 'ak_pre_1'))
+    for (let n = 0; n < 30; n++) next.push(order(B + 5_000 + n, 'ak_pre_2'))
+    next.push(order(B + 5_000, 'ak_pre_3'))
+    await storeEvents(h.store, next, { receivedAt: new Date(B + 5_000) })
+    await mem.tick()
+    await plain.tick()
+    expect(passReads.n - readsBefore).toBe(0)
+    expect(plainReads.n).toBeGreaterThan(0)
+    const norm = (calls: Array<{ rule: string; findings: Finding[] }>) => calls.map((c) => c.findings.map((f) => JSON.stringify(f)).sort())
+    expect(norm(withMemory)).toEqual(norm(without))
+    expect(withMemory.flatMap((c) => c.findings.map((f) => f.entity.id))).toEqual(['ak_pre_1'])
+    // Asked again: both windows are read already.
+    await mem.prepare()
+    expect(ahead.count()).toBe(3)
+    await mem.stop()
+    await plain.stop()
+  }, 120_000)
 
   it('forgets nothing it was not told: a cold memory reads storage, and clear() makes it cold again', () => {
     const m = new DetectorMemory()

@@ -20,7 +20,12 @@
  * before its cursor from detect_stream, the stream adds the rest, each row once), and per key
  * and bucket the baseline samples and first order the last read gave. A bucket inside that
  * coverage whose samples are remembered is judged from memory alone, with the same code;
- * storage is read once per key and bucket (at the first order of each new window). Exact
+ * storage is read once per key and bucket (at the first order of each new window), or not at
+ * all in a pass: `prepare` (called by the engine beside its passes) reads every known key's first
+ * order and every key's minutes in the seasonal twins of the window in progress and, in the
+ * last 30 % of it, of the next (two statements a window, none per key), and remembers the
+ * baselines exactly as a pass's read would compute them; a key that orders for the first time
+ * after that is read by the pass that meets it. Exact
  * but for rows memory cannot see: a history sample changed by an event arriving weeks late
  * after the read, and a row the engine never walked (visible more than its overlap behind
  * the cursor).
@@ -78,9 +83,10 @@ interface MinuteRow {
   n: number
 }
 
+/** `keys` undefined: every key's minutes in `ranges`. */
 async function readMinutes(
   store: Store,
-  keys: readonly string[],
+  keys: readonly string[] | undefined,
   actions: readonly string[],
   ranges: ReadonlyArray<readonly [number, number]>,
 ): Promise<Map<string, { orders: SeasonalPoint[]; notional: SeasonalPoint[] }>> {
@@ -90,9 +96,9 @@ async function readMinutes(
   const rows = await store.query<MinuteRow>(
     `SELECT api_key_id AS k, toUnixTimestamp(minute) AS m, toString(sum(orders)) AS o, sum(notional) AS n
      FROM rollup_key_orders_1m
-     WHERE (${within}) AND api_key_id IN {keys:Array(String)} AND action IN {actions:Array(String)}
+     WHERE (${within})${keys ? ' AND api_key_id IN {keys:Array(String)}' : ''} AND action IN {actions:Array(String)}
      GROUP BY k, minute`,
-    { keys, actions },
+    keys ? { keys, actions } : { actions },
   )
   const out = new Map<string, { orders: SeasonalPoint[]; notional: SeasonalPoint[] }>()
   for (const r of rows) {
@@ -109,6 +115,16 @@ async function readFirstOrders(store: Store, keys: readonly string[], actions: r
     `SELECT api_key_id AS k, toString(min(first_seen)) AS f FROM key_action_first_seen
      WHERE api_key_id IN {keys:Array(String)} AND action IN {actions:Array(String)} GROUP BY k`,
     { keys, actions },
+  )
+  return new Map(rows.map((r) => [r.k, chTimeToMs(r.f)]))
+}
+
+/** Every key's first order, for at most `limit` keys. */
+async function readAllFirstOrders(store: Store, actions: readonly string[], limit: number): Promise<Map<string, number>> {
+  const rows = await store.query<{ k: string; f: string }>(
+    `SELECT api_key_id AS k, toString(min(first_seen)) AS f FROM key_action_first_seen
+     WHERE api_key_id != '' AND action IN {actions:Array(String)} GROUP BY k LIMIT {limit:UInt32}`,
+    { actions, limit },
   )
   return new Map(rows.map((r) => [r.k, chTimeToMs(r.f)]))
 }
@@ -144,9 +160,11 @@ interface VolumeMemory {
   counts: Map<string, { orders: number; notional: number }>
   /** `key\0bucket start` → the baseline samples of each metric and the first order they assumed. */
   baselines: Map<string, { firstMs: number; history: Record<Metric, number[]> }>
+  /** Bucket starts `prepare` has read every known key's baselines for. */
+  prepared: Set<number>
 }
 
-const volumeMemory = (memory: DetectorMemory) => memory.slot<VolumeMemory>(MEMORY, () => ({ counts: new Map(), baselines: new Map() }))
+const volumeMemory = (memory: DetectorMemory) => memory.slot<VolumeMemory>(MEMORY, () => ({ counts: new Map(), baselines: new Map(), prepared: new Set() }))
 
 function count(mem: VolumeMemory, key: string, start: number, orders: number, notional: number): void {
   const k = `${key}\u0000${start}`
@@ -162,10 +180,12 @@ function forget(memory: DetectorMemory, mem: VolumeMemory, beforeMs: number): vo
   for (const m of [mem.counts, mem.baselines] as Array<Map<string, unknown>>) {
     for (const k of m.keys()) if (Number(k.slice(k.lastIndexOf('\u0000') + 1)) < beforeMs) m.delete(k)
   }
+  for (const start of mem.prepared) if (start < beforeMs) mem.prepared.delete(start)
   memory.narrow(MEMORY, beforeMs)
   if (mem.counts.size > MEMORY_SLOT_LIMIT || mem.baselines.size > MEMORY_SLOT_LIMIT) {
     mem.counts.clear()
     mem.baselines.clear()
+    mem.prepared.clear()
     memory.narrow(MEMORY, Number.POSITIVE_INFINITY)
   }
 }
@@ -199,6 +219,34 @@ function judgeBucket(
   return verdicts
 }
 
+/** The seasonal baseline samples of bucket `start` for one key, as a read of its minutes gives them. */
+function baselineOf(
+  pts: { orders: SeasonalPoint[]; notional: SeasonalPoint[] },
+  firstMs: number,
+  start: number,
+  opts: { bucketMs: number; weeks: number; periodMs: number },
+): Record<Metric, number[]> {
+  // A zero point at the first order tells seasonalHistory where the key's history starts.
+  const anchor: SeasonalPoint = { tsMs: firstMs, value: 0 }
+  return {
+    orders: seasonalHistory([...pts.orders, anchor], start, opts),
+    notional: seasonalHistory([...pts.notional, anchor], start, opts),
+  }
+}
+
+/** The seasonal twins of the buckets starting at `starts` (and, with `self`, the buckets themselves), as merged ranges. */
+function rangesFor(starts: Iterable<number>, windowMs: number, periodMs: number, seasons: number, self: boolean): Array<[number, number]> {
+  const wanted: Array<[number, number]> = []
+  for (const s of starts) for (let k = self ? 0 : 1; k <= seasons; k++) wanted.push([s - k * periodMs, s - k * periodMs + windowMs])
+  const ranges = mergeRanges(wanted)
+  return ranges.length > MAX_RANGES ? [[(ranges[0] as [number, number])[0], Math.max(...ranges.map((r) => r[1]))]] : ranges
+}
+
+/** In the last this share of a window, `prepare` also reads ahead for the next one. */
+const PREPARE_AHEAD_SHARE = 0.3
+/** Keys `prepare` reads baselines for, at most (more keys: the rest are read by the passes that meet them). */
+const PREPARE_KEY_LIMIT = 100_000
+
 const WARM_UP_SQL = `
 SELECT api_key_id AS k, toString(intDiv(toUnixTimestamp64Milli(ts), {w:Int64}) * {w:Int64}) AS b, toString(count()) AS o, sum(ifNull(order_notional, 0)) AS n
 FROM detect_stream
@@ -224,6 +272,38 @@ export const volumeSpike: Detector = {
     for (const r of rows) count(mem, r.k, Number(r.b), Number(r.o), r.n)
     // A bucket is complete when no row of it can have arrived before `fromMs`.
     memory.cover(MEMORY, Math.ceil((fromMs + FUTURE_SKEW_SLACK_MS) / windowMs) * windowMs)
+  },
+  async prepare({ store, rule, memory, nowMs }) {
+    // Only with counts (after the warm-up): a remembered baseline is used with them.
+    const covered = memory.coveredFromMs(MEMORY)
+    if (covered === undefined) return
+    const p = builtinParams(rule, 'volume.spike')
+    const windowMs = windowOf(rule)
+    const periodMs = p.seasonality === 'hour_of_week' ? WEEK_MS : DAY_MS
+    const seasons = Math.floor((Math.min(p.history_days, ROLLUP_RETENTION_DAYS) * DAY_MS) / periodMs)
+    const mem = volumeMemory(memory)
+    const current = bucketStart(nowMs, windowMs)
+    // The window in progress, and near its end the next one: every key that has ordered, so a
+    // key's first order in the window is judged from memory. Once per window; a key that
+    // orders for the first time after it is read by the pass that meets it.
+    const targets = [current]
+    if (nowMs >= current + windowMs * (1 - PREPARE_AHEAD_SHARE)) targets.push(current + windowMs)
+    const actions = [...p.order_actions]
+    let firstOrders: Map<string, number> | undefined
+    for (const target of targets) {
+      if (target < covered || mem.prepared.has(target)) continue
+      firstOrders ??= await readAllFirstOrders(store, actions, PREPARE_KEY_LIMIT)
+      // Every key's minutes in the window's seasonal twins (the window itself is in memory).
+      const minutes = await readMinutes(store, undefined, actions, rangesFor([target], windowMs, periodMs, seasons, false))
+      for (const [key, firstMs] of firstOrders) {
+        const k = `${key}\u0000${target}`
+        // A pass that read this key already remembered what it read.
+        if (mem.baselines.has(k)) continue
+        const pts = minutes.get(key) ?? { orders: [], notional: [] }
+        mem.baselines.set(k, { firstMs, history: baselineOf(pts, firstMs, target, { bucketMs: windowMs, weeks: seasons, periodMs }) })
+      }
+      mem.prepared.add(target)
+    }
   },
   async detect(events, { store, rule, memory }) {
     const p = builtinParams(rule, 'volume.spike')
@@ -282,10 +362,7 @@ export const volumeSpike: Detector = {
 
     const starts = new Set<number>()
     for (const buckets of toRead.values()) for (const s of buckets.keys()) starts.add(s)
-    const wanted: Array<[number, number]> = []
-    for (const s of starts) for (let k = 0; k <= seasons; k++) wanted.push([s - k * periodMs, s - k * periodMs + windowMs])
-    let ranges = mergeRanges(wanted)
-    if (ranges.length > MAX_RANGES) ranges = [[(ranges[0] as [number, number])[0], Math.max(...ranges.map((r) => r[1]))]]
+    const ranges = rangesFor(starts, windowMs, periodMs, seasons, true)
 
     const keys = [...toRead.keys()]
     const actions = [...orderActions]
@@ -297,14 +374,8 @@ export const volumeSpike: Detector = {
       // The MV writes key_action_first_seen with the events; should it lag, the batch's own
       // earliest order is a later (so younger, so stricter) first order.
       const firstMs = Math.min(firstOrders.get(key) ?? Number.POSITIVE_INFINITY, earliest.get(key) as number)
-      // A zero point at the first order tells seasonalHistory where the key's history starts.
-      const anchor: SeasonalPoint = { tsMs: firstMs, value: 0 }
-      const series: Record<Metric, SeasonalPoint[]> = { orders: [...pts.orders, anchor], notional: [...pts.notional, anchor] }
       for (const [start, group] of buckets) {
-        const baseline: Record<Metric, number[]> = {
-          orders: seasonalHistory(series.orders, start, { bucketMs: windowMs, weeks: seasons, periodMs }),
-          notional: seasonalHistory(series.notional, start, { bucketMs: windowMs, weeks: seasons, periodMs }),
-        }
+        const baseline = baselineOf(pts, firstMs, start, { bucketMs: windowMs, weeks: seasons, periodMs })
         if (mem) mem.baselines.set(`${key}\u0000${start}`, { firstMs, history: baseline })
         verdictsFor(key, start, group, { orders: sumIn(pts.orders, start, start + windowMs), notional: sumIn(pts.notional, start, start + windowMs) }, firstMs, baseline)
       }
