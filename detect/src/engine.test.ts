@@ -80,6 +80,17 @@ function countingStreamReads(store: Store, counter: { n: number }): Store {
   return wrapped
 }
 
+/** The store, naming each of its reads of detect_stream: a page's keys, the full rows of some, or a full page. */
+function namingStreamReads(store: Store): { store: Store; statements: string[] } {
+  const statements: string[] = []
+  const wrapped = Object.create(store) as Store
+  wrapped.query = (async (sql: string, params?: Record<string, unknown>) => {
+    if (sql.includes('FROM detect_stream')) statements.push(Array.isArray(params?.ids) ? `rows of ${params.ids.length}` : sql.includes('attrs') ? 'full page' : 'keys')
+    return store.query(sql, params)
+  }) as Store['query']
+  return { store: wrapped, statements }
+}
+
 async function until(cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms
   while (!cond()) {
@@ -168,12 +179,7 @@ describe('detection engine', () => {
         return []
       },
     }
-    const statements: string[] = []
-    const watched = Object.create(h.store) as Store
-    watched.query = (async (sql: string, params?: Record<string, unknown>) => {
-      if (sql.includes('FROM detect_stream')) statements.push(Array.isArray(params?.ids) ? `rows of ${params.ids.length}` : sql.includes('attrs') ? 'full page' : 'keys')
-      return h.store.query(sql, params)
-    }) as Store['query']
+    const { store: watched, statements } = namingStreamReads(h.store)
     const engine = new DetectionEngine({ store: watched, logger, rules: [rule], detectors: [counting] })
     engine.offer(stored.slice(0, 10))
     await until(() => judged.size === 10)
@@ -209,12 +215,7 @@ describe('detection engine', () => {
         return []
       },
     }
-    const statements: string[] = []
-    const watched = Object.create(h.store) as Store
-    watched.query = (async (sql: string, params?: Record<string, unknown>) => {
-      if (sql.includes('FROM detect_stream')) statements.push(Array.isArray(params?.ids) ? `rows of ${params.ids.length}` : sql.includes('attrs') ? 'full page' : 'keys')
-      return h.store.query(sql, params)
-    }) as Store['query']
+    const { store: watched, statements } = namingStreamReads(h.store)
     const engine = new DetectionEngine({ store: watched, logger, rules: [rule], detectors: [counting] })
     engine.offer(stored.slice(0, 5))
     await until(() => passes.length === 1) // busy with 0-4
