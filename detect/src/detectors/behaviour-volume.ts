@@ -56,6 +56,10 @@ import {
 const ROLLUP_RETENTION_DAYS = 120
 /** More merged ranges than this and one query reads their hull instead (a backtest batch). */
 const MAX_RANGES = 64
+/** In the last this share of a window, `prepare` also reads ahead for the next one. */
+const PREPARE_AHEAD_SHARE = 0.3
+/** Keys `prepare` reads baselines for, at most (more keys: the rest are read by the passes that meet them). */
+const PREPARE_KEY_LIMIT = 100_000
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday']
 
 type Metric = 'orders' | 'notional'
@@ -110,21 +114,12 @@ async function readMinutes(
   return out
 }
 
-async function readFirstOrders(store: Store, keys: readonly string[], actions: readonly string[]): Promise<Map<string, number>> {
+/** Each key's first order: of `keys`, or (undefined) of every key, at most `limit` of them. */
+async function readFirstOrders(store: Store, keys: readonly string[] | undefined, actions: readonly string[], limit = PREPARE_KEY_LIMIT): Promise<Map<string, number>> {
   const rows = await store.query<{ k: string; f: string }>(
     `SELECT api_key_id AS k, toString(min(first_seen)) AS f FROM key_action_first_seen
-     WHERE api_key_id IN {keys:Array(String)} AND action IN {actions:Array(String)} GROUP BY k`,
-    { keys, actions },
-  )
-  return new Map(rows.map((r) => [r.k, chTimeToMs(r.f)]))
-}
-
-/** Every key's first order, for at most `limit` keys. */
-async function readAllFirstOrders(store: Store, actions: readonly string[], limit: number): Promise<Map<string, number>> {
-  const rows = await store.query<{ k: string; f: string }>(
-    `SELECT api_key_id AS k, toString(min(first_seen)) AS f FROM key_action_first_seen
-     WHERE api_key_id != '' AND action IN {actions:Array(String)} GROUP BY k LIMIT {limit:UInt32}`,
-    { actions, limit },
+     WHERE ${keys ? 'api_key_id IN {keys:Array(String)}' : "api_key_id != ''"} AND action IN {actions:Array(String)} GROUP BY k LIMIT {limit:UInt32}`,
+    keys ? { keys, actions, limit: Math.max(limit, keys.length) } : { actions, limit },
   )
   return new Map(rows.map((r) => [r.k, chTimeToMs(r.f)]))
 }
@@ -219,19 +214,21 @@ function judgeBucket(
   return verdicts
 }
 
-/** The seasonal baseline samples of bucket `start` for one key, as a read of its minutes gives them. */
-function baselineOf(
-  pts: { orders: SeasonalPoint[]; notional: SeasonalPoint[] },
-  firstMs: number,
-  start: number,
-  opts: { bucketMs: number; weeks: number; periodMs: number },
-): Record<Metric, number[]> {
-  // A zero point at the first order tells seasonalHistory where the key's history starts.
+/** The rule's seasonal period and how many of them its history holds (bounded by the rollup's retention). */
+function seasonsOf(p: RuleParams<'volume.spike'>): { periodMs: number; seasons: number } {
+  const periodMs = p.seasonality === 'hour_of_week' ? WEEK_MS : DAY_MS
+  return { periodMs, seasons: Math.floor((Math.min(p.history_days, ROLLUP_RETENTION_DAYS) * DAY_MS) / periodMs) }
+}
+
+/** A key's minutes with a zero point at its first order, which tells seasonalHistory where its history starts. */
+function seriesOf(pts: { orders: SeasonalPoint[]; notional: SeasonalPoint[] }, firstMs: number): Record<Metric, SeasonalPoint[]> {
   const anchor: SeasonalPoint = { tsMs: firstMs, value: 0 }
-  return {
-    orders: seasonalHistory([...pts.orders, anchor], start, opts),
-    notional: seasonalHistory([...pts.notional, anchor], start, opts),
-  }
+  return { orders: [...pts.orders, anchor], notional: [...pts.notional, anchor] }
+}
+
+/** The seasonal baseline samples of bucket `start` for one key's series, as a read of its minutes gives them. */
+function baselineOf(series: Record<Metric, SeasonalPoint[]>, start: number, opts: { bucketMs: number; weeks: number; periodMs: number }): Record<Metric, number[]> {
+  return { orders: seasonalHistory(series.orders, start, opts), notional: seasonalHistory(series.notional, start, opts) }
 }
 
 /** The seasonal twins of the buckets starting at `starts` (and, with `self`, the buckets themselves), as merged ranges. */
@@ -242,10 +239,6 @@ function rangesFor(starts: Iterable<number>, windowMs: number, periodMs: number,
   return ranges.length > MAX_RANGES ? [[(ranges[0] as [number, number])[0], Math.max(...ranges.map((r) => r[1]))]] : ranges
 }
 
-/** In the last this share of a window, `prepare` also reads ahead for the next one. */
-const PREPARE_AHEAD_SHARE = 0.3
-/** Keys `prepare` reads baselines for, at most (more keys: the rest are read by the passes that meet them). */
-const PREPARE_KEY_LIMIT = 100_000
 
 const WARM_UP_SQL = `
 SELECT api_key_id AS k, toString(intDiv(toUnixTimestamp64Milli(ts), {w:Int64}) * {w:Int64}) AS b, toString(count()) AS o, sum(ifNull(order_notional, 0)) AS n
@@ -279,8 +272,7 @@ export const volumeSpike: Detector = {
     if (covered === undefined) return
     const p = builtinParams(rule, 'volume.spike')
     const windowMs = windowOf(rule)
-    const periodMs = p.seasonality === 'hour_of_week' ? WEEK_MS : DAY_MS
-    const seasons = Math.floor((Math.min(p.history_days, ROLLUP_RETENTION_DAYS) * DAY_MS) / periodMs)
+    const { periodMs, seasons } = seasonsOf(p)
     const mem = volumeMemory(memory)
     const current = bucketStart(nowMs, windowMs)
     // The window in progress, and near its end the next one: every key that has ordered, so a
@@ -292,7 +284,7 @@ export const volumeSpike: Detector = {
     let firstOrders: Map<string, number> | undefined
     for (const target of targets) {
       if (target < covered || mem.prepared.has(target)) continue
-      firstOrders ??= await readAllFirstOrders(store, actions, PREPARE_KEY_LIMIT)
+      firstOrders ??= await readFirstOrders(store, undefined, actions)
       // Every key's minutes in the window's seasonal twins (the window itself is in memory).
       const minutes = await readMinutes(store, undefined, actions, rangesFor([target], windowMs, periodMs, seasons, false))
       for (const [key, firstMs] of firstOrders) {
@@ -300,7 +292,7 @@ export const volumeSpike: Detector = {
         // A pass that read this key already remembered what it read.
         if (mem.baselines.has(k)) continue
         const pts = minutes.get(key) ?? { orders: [], notional: [] }
-        mem.baselines.set(k, { firstMs, history: baselineOf(pts, firstMs, target, { bucketMs: windowMs, weeks: seasons, periodMs }) })
+        mem.baselines.set(k, { firstMs, history: baselineOf(seriesOf(pts, firstMs), target, { bucketMs: windowMs, weeks: seasons, periodMs }) })
       }
       mem.prepared.add(target)
     }
@@ -310,8 +302,7 @@ export const volumeSpike: Detector = {
     const orderActions = new Set<string>(p.order_actions)
     const allowed = allowlistOf(rule)
     const windowMs = windowOf(rule)
-    const periodMs = p.seasonality === 'hour_of_week' ? WEEK_MS : DAY_MS
-    const seasons = Math.floor((Math.min(p.history_days, ROLLUP_RETENTION_DAYS) * DAY_MS) / periodMs)
+    const { periodMs, seasons } = seasonsOf(p)
 
     // Memory counts every counted row, allowlisted or not, as the rollup does.
     const covered = memory?.coveredFromMs(MEMORY)
@@ -374,8 +365,9 @@ export const volumeSpike: Detector = {
       // The MV writes key_action_first_seen with the events; should it lag, the batch's own
       // earliest order is a later (so younger, so stricter) first order.
       const firstMs = Math.min(firstOrders.get(key) ?? Number.POSITIVE_INFINITY, earliest.get(key) as number)
+      const series = seriesOf(pts, firstMs)
       for (const [start, group] of buckets) {
-        const baseline = baselineOf(pts, firstMs, start, { bucketMs: windowMs, weeks: seasons, periodMs })
+        const baseline = baselineOf(series, start, { bucketMs: windowMs, weeks: seasons, periodMs })
         if (mem) mem.baselines.set(`${key}\u0000${start}`, { firstMs, history: baseline })
         verdictsFor(key, start, group, { orders: sumIn(pts.orders, start, start + windowMs), notional: sumIn(pts.notional, start, start + windowMs) }, firstMs, baseline)
       }
